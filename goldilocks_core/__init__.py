@@ -1,0 +1,25 @@
+"""goldilocks_core: curvature of the loss at initialization.
+
+Projected Hessians and their Gauss–Newton split (:mod:`goldilocks_core.curvature`),
+random subspaces (:mod:`goldilocks_core.subspace`), the random logit model
+(:mod:`goldilocks_core.random_logit`), bias-free homogeneous networks
+(:mod:`goldilocks_core.models`), datasets (:mod:`goldilocks_core.data`) and the
+chapter profiles of the Goldilocks-zone book (:mod:`goldilocks_core.profiles`).
+
+Reference: Vysogorets, Dawid, Kempe, *Deconstructing the Goldilocks Zone of Neural
+Network Initialization*, ICML 2024.
+"""
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "book", "cli", "curvature", "data", "devices", "experiments", "functional", "losses",
+    "models", "plotting", "profiles", "random_logit", "subspace", "training", "validation",
+}
+
+
+def __getattr__(name):  # lazy submodules: `import goldilocks_core as gc; gc.models.mlp(...)`
+    if name in _SUBMODULES:
+        return import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,48 @@
+"""Pure functions of a flat parameter vector, in the spirit of ``torch.func``.
+
+The curvature code works with θ ∈ R^P as one flat tensor; these helpers turn a
+``nn.Module`` into ``logits(θ, x)`` through :func:`torch.func.functional_call`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+__all__ = ["flat_parameters", "unflatten", "logits_function", "parameter_slices"]
+
+
+def flat_parameters(model: nn.Module) -> torch.Tensor:
+    """θ: all trainable parameters concatenated in ``named_parameters`` order (detached)."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
+
+
+def parameter_slices(model: nn.Module) -> dict[str, slice]:
+    """Where each named parameter lives inside the flat vector θ."""
+    out, start = {}, 0
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            out[name] = slice(start, start + p.numel())
+            start += p.numel()
+    return out
+
+
+def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Split a flat θ back into a ``{name: tensor}`` dict shaped like the model's parameters."""
+    shapes = {n: p.shape for n, p in model.named_parameters() if p.requires_grad}
+    slices = parameter_slices(model)
+    if theta.numel() != sum(s.stop - s.start for s in slices.values()):
+        raise ValueError(f"theta has {theta.numel()} entries, the model has {flat_parameters(model).numel()} parameters")
+    return {n: theta[s].view(shapes[n]) for n, s in slices.items()}
+
+
+def logits_function(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``f(θ, x) -> logits``: the model as a pure function of its flat parameters."""
+    buffers = dict(model.named_buffers())
+
+    def f(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, ({**unflatten(model, theta)}, buffers), (x,))
+
+    return f

@@ -1,0 +1,156 @@
+"""Bias-free homogeneous ReLU networks (§2 of Vysogorets et al., 2024).
+
+Every model here satisfies f_{αθ} = α^L f_θ for α > 0, where L is the number of
+weight layers (:func:`homogeneity_degree`): all layers are bias-free, the only
+nonlinearity is ReLU (positively homogeneous of degree 1) and pooling is average
+pooling (linear). Weights are initialised Kaiming-normal (fan_in, gain √2) on every
+layer, the last included, as in the authors' code.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "mlp",
+    "lenet_300_100",
+    "lenet5",
+    "kaiming_init_",
+    "homogeneity_degree",
+    "num_parameters",
+]
+
+_WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# Modules that keep a network positively homogeneous of degree 1 (or 0 weight layers).
+_HOMOGENEOUS_PASS_THROUGH = (
+    nn.ReLU,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.Flatten,
+    nn.Identity,
+    nn.Sequential,
+)
+
+
+def kaiming_init_(model: nn.Module, *, generator: torch.Generator | None = None) -> nn.Module:
+    """Kaiming-normal initialisation, fan_in mode, gain √2, on every weight layer.
+
+    Each weight is drawn from N(0, 2 / fan_in), fan_in = in_features (Linear) or
+    in_channels · kernel volume (Conv). Uses ``generator`` for reproducible draws.
+    """
+    for module in model.modules():
+        if isinstance(module, _WEIGHT_LAYERS):
+            weight = module.weight
+            fan_in = weight[0].numel()
+            std = math.sqrt(2.0 / fan_in)
+            with torch.no_grad():
+                weight.copy_(
+                    torch.randn(weight.shape, generator=generator, dtype=weight.dtype).to(weight.device) * std
+                )
+    return model
+
+
+def _finish(model: nn.Module, generator, dtype) -> nn.Sequential:
+    if dtype is not None:
+        model = model.to(dtype)
+    return kaiming_init_(model, generator=generator)
+
+
+def mlp(
+    widths: Sequence[int],
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Sequential:
+    """Bias-free ReLU multilayer perceptron ``widths[0] → … → widths[-1]``.
+
+    Inputs of any shape ``(N, …)`` are flattened first. L = ``len(widths) - 1``.
+    """
+    widths = [int(w) for w in widths]
+    if len(widths) < 2 or any(w <= 0 for w in widths):
+        raise ValueError(f"mlp needs at least two positive widths, got {widths}")
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b, bias=False))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return _finish(nn.Sequential(*layers), generator, dtype)
+
+
+def lenet_300_100(
+    in_features: int = 784,
+    num_classes: int = 10,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Sequential:
+    """LeNet-300-100: ``in_features``-300-100-``num_classes``, bias-free, L = 3.
+
+    P = 266,200 for 28×28 inputs and 10 classes.
+    """
+    return mlp([in_features, 300, 100, num_classes], generator=generator, dtype=dtype)
+
+
+def lenet5(
+    in_channels: int = 3,
+    image_size: int = 32,
+    num_classes: int = 10,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Sequential:
+    """Bias-free LeNet-5 with average pooling and no padding, L = 5.
+
+    conv(in→6, 5×5) → ReLU → AvgPool 2 → conv(6→16, 5×5) → ReLU → AvgPool 2 →
+    FC 16·s²-120-84-``num_classes``, where s = ((image_size − 4)/2 − 4)/2.
+    P = 61,770 for 32×32×3 inputs (the paper prints 61,170).
+    """
+    side = ((image_size - 4) // 2 - 4) // 2
+    if side < 1:
+        raise ValueError(f"lenet5 needs image_size ≥ 16, got {image_size}")
+    model = nn.Sequential(
+        nn.Conv2d(in_channels, 6, 5, bias=False),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5, bias=False),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * side * side, 120, bias=False),
+        nn.ReLU(),
+        nn.Linear(120, 84, bias=False),
+        nn.ReLU(),
+        nn.Linear(84, num_classes, bias=False),
+    )
+    return _finish(model, generator, dtype)
+
+
+def homogeneity_degree(model: nn.Module) -> int:
+    """L such that f_{αθ} = α^L f_θ: the number of weight layers of a feed-forward stack.
+
+    Raises ``ValueError`` when the model has biases or a module that is not known to
+    keep the network homogeneous (anything other than bias-free Linear/Conv, ReLU,
+    average pooling, Flatten, Identity).
+    """
+    degree = 0
+    for name, module in model.named_modules():
+        if isinstance(module, _WEIGHT_LAYERS):
+            if module.bias is not None:
+                raise ValueError(f"layer {name!r} has a bias: the network is not homogeneous")
+            degree += 1
+        elif not isinstance(module, _HOMOGENEOUS_PASS_THROUGH) and module is not model:
+            raise ValueError(
+                f"layer {name!r} ({type(module).__name__}) is not known to be positively homogeneous"
+            )
+    if degree == 0:
+        raise ValueError("the model has no weight layers")
+    return degree
+
+
+def num_parameters(model: nn.Module) -> int:
+    """P, the number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,87 @@
+import pytest
+import torch
+from torch import nn
+
+from goldilocks_core import models
+from goldilocks_core.functional import flat_parameters, logits_function, unflatten
+from goldilocks_core.losses import cross_entropy, probabilities, scale_parameters, softmax_entropy
+
+
+def test_parameter_counts_match_the_paper():
+    assert models.num_parameters(models.lenet_300_100()) == 266_200
+    assert models.num_parameters(models.lenet5(in_channels=3, image_size=32)) == 61_770
+
+
+def test_homogeneity_degree():
+    assert models.homogeneity_degree(models.lenet_300_100()) == 3
+    assert models.homogeneity_degree(models.lenet5()) == 5
+    assert models.homogeneity_degree(models.mlp([4, 3, 2])) == 2
+
+
+def test_homogeneity_degree_rejects_non_homogeneous():
+    with pytest.raises(ValueError, match="bias"):
+        models.homogeneity_degree(nn.Sequential(nn.Linear(3, 2)))
+    with pytest.raises(ValueError, match="Tanh"):
+        models.homogeneity_degree(nn.Sequential(nn.Linear(3, 2, bias=False), nn.Tanh()))
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 0.37, 5.0, 1e3])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda g: models.mlp([12, 9, 7, 4], generator=g, dtype=torch.float64), (5, 12)),
+        (lambda g: models.lenet5(in_channels=2, image_size=20, num_classes=4, generator=g, dtype=torch.float64), (3, 2, 20, 20)),
+    ],
+)
+def test_scaled_network_is_homogeneous(make, shape, alpha):
+    g = torch.Generator().manual_seed(0)
+    model = make(g)
+    x = torch.randn(shape, dtype=torch.float64, generator=g)
+    L = models.homogeneity_degree(model)
+    expected = alpha**L * model(x)
+    got = scale_parameters(model, alpha)(x)
+    assert torch.allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def test_kaiming_scale_fan_in():
+    g = torch.Generator().manual_seed(1)
+    model = models.mlp([2000, 500, 10], generator=g, dtype=torch.float64)
+    w = model[1].weight
+    assert abs(w.std().item() - (2 / 2000) ** 0.5) < 0.01 * (2 / 2000) ** 0.5 * 5
+
+
+def test_same_seed_same_network():
+    a = models.lenet5(generator=torch.Generator().manual_seed(3))
+    b = models.lenet5(generator=torch.Generator().manual_seed(3))
+    assert torch.equal(flat_parameters(a), flat_parameters(b))
+
+
+def test_functional_call_matches_module():
+    model = models.mlp([6, 5, 3], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    theta = flat_parameters(model)
+    x = torch.randn(4, 6, dtype=torch.float64)
+    assert torch.allclose(logits_function(model)(theta, x), model(x))
+    assert set(unflatten(model, theta)) == {n for n, _ in model.named_parameters()}
+    with pytest.raises(ValueError, match="entries"):
+        unflatten(model, theta[:-1])
+
+
+def test_temperature_softmax_is_finite_at_extremes():
+    z = torch.tensor([[1e3, -2e3, 5.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    y = torch.tensor([1, 2])
+    for t in (1e-9, 1.0, 1e9):
+        assert torch.isfinite(cross_entropy(z, y, temperature=t))
+        assert torch.isfinite(softmax_entropy(z, temperature=t)).all()
+        p = probabilities(z, temperature=t)
+        assert torch.allclose(p.sum(-1), torch.ones(2, dtype=torch.float64))
+    # uniform logits: loss and entropy equal log K
+    assert torch.isclose(cross_entropy(z[1:], y[1:]), torch.log(torch.tensor(3.0, dtype=torch.float64)))
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), "x"])
+def test_bad_alpha_and_temperature(bad):
+    model = models.mlp([3, 2])
+    with pytest.raises(ValueError, match="alpha"):
+        scale_parameters(model, bad)
+    with pytest.raises(ValueError, match="temperature"):
+        cross_entropy(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), temperature=bad)
