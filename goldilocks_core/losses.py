@@ -11,6 +11,8 @@ from .validation import check_temperature
 
 __all__ = ["log_probabilities", "probabilities", "cross_entropy", "softmax_entropy", "scale_parameters"]
 
+from .models import scale_parameters  # noqa: E402  (θ → αθ; re-exported for convenience)
+
 
 def log_probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log σ_T(z), Eq. 1, computed with log-sum-exp."""
@@ -42,17 +44,3 @@ def softmax_entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Ten
     """Per-sample entropy −Σ_k p_k log p_k of σ_T(z), in nats (0 ≤ H ≤ log K)."""
     logp = log_probabilities(logits, temperature)
     return -(logp.exp() * logp).sum(-1)
-
-
-def scale_parameters(model: torch.nn.Module, alpha: float) -> torch.nn.Module:
-    """A deep copy of ``model`` with every parameter multiplied by α (θ → αθ)."""
-    import copy
-
-    from .validation import check_alpha
-
-    a = check_alpha(alpha)
-    scaled = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in scaled.parameters():
-            p.mul_(a)
-    return scaled

@@ -8,11 +8,14 @@ layer, the last included, as in the authors' code.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
 import torch
 from torch import nn
+
+from .validation import check_alpha
 
 __all__ = [
     "mlp",
@@ -21,6 +24,8 @@ __all__ = [
     "kaiming_init_",
     "homogeneity_degree",
     "num_parameters",
+    "scale_parameters",
+    "homogeneity_error",
 ]
 
 _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -154,3 +159,26 @@ def homogeneity_degree(model: nn.Module) -> int:
 def num_parameters(model: nn.Module) -> int:
     """P, the number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def scale_parameters(model: nn.Module, alpha: float) -> nn.Module:
+    """A deep copy of ``model`` with every parameter multiplied by α (θ → αθ)."""
+    a = check_alpha(alpha)
+    scaled = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in scaled.parameters():
+            p.mul_(a)
+    return scaled
+
+
+def homogeneity_error(model: nn.Module, inputs: torch.Tensor, alphas, *, degree: int | None = None) -> dict[float, float]:
+    """Relative violation of f_{αθ} = α^L f_θ for each α: max|f_{αθ}(x) − α^L f_θ(x)| / max|α^L f_θ(x)|."""
+    L = homogeneity_degree(model) if degree is None else int(degree)
+    with torch.no_grad():
+        base = model(inputs)
+        out = {}
+        for alpha in alphas:
+            expected = check_alpha(alpha) ** L * base
+            got = scale_parameters(model, alpha)(inputs)
+            out[float(alpha)] = float((got - expected).abs().max() / expected.abs().max())
+    return out

@@ -85,3 +85,13 @@ def test_bad_alpha_and_temperature(bad):
         scale_parameters(model, bad)
     with pytest.raises(ValueError, match="temperature"):
         cross_entropy(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), temperature=bad)
+
+
+def test_homogeneity_error_detects_violations():
+    g = torch.Generator().manual_seed(0)
+    model = models.mlp([5, 4, 3], generator=g, dtype=torch.float64)
+    x = torch.randn(6, 5, dtype=torch.float64, generator=g)
+    errors = models.homogeneity_error(model, x, [0.01, 10.0])
+    assert max(errors.values()) < 1e-13
+    wrong = models.homogeneity_error(model, x, [10.0], degree=3)  # the true degree is 2
+    assert wrong[10.0] > 0.5
