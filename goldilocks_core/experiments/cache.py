@@ -21,11 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .progress import progress_bar
+from ..progress import progress_bar
 
 __all__ = ["cache_dir", "package_fingerprint", "cache_key", "cached", "cached_map"]
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def cache_dir() -> Path:
