@@ -163,9 +163,16 @@ def test_fashion_mnist_downloads_decodes_and_standardises(server, files, patched
     assert all(download.md5sum(folder / f) == hashlib.md5(files[0][f]).hexdigest() for f in FASHION)
     assert sorted(server.requests) == sorted(FASHION)  # each file fetched once
 
-    # cached now: no server needed, raw or decoded
-    again = data.load("fashion_mnist", download=False, mirror="http://127.0.0.1:9/", dtype=torch.float64)
+    # cached now, no server needed: from the decoded cache alone (raw files moved away) ...
+    hidden = patched / "hidden"
+    hidden.mkdir()
+    for f in FASHION:
+        (folder / f).rename(hidden / f)
+    again = data.load("fashion_mnist", download=False, dtype=torch.float64)
     assert torch.equal(again.inputs, train.inputs)
+    # ... and from the raw files alone
+    for f in FASHION:
+        (hidden / f).rename(folder / f)
     for f in folder.glob("*.decoded.pt"):
         f.unlink()
     again = data.load("fashion_mnist", "test", download=False, dtype=torch.float64)
