@@ -1,0 +1,84 @@
+"""From a profile's description of a setting to a model and its data.
+
+Profiles describe a network and its data as a plain dict (so that they can be printed,
+hashed into cache keys and overridden by papermill), e.g. ::
+
+    {"name": "LeNet-5", "arch": "lenet5", "dataset": "digits", "image_size": 32,
+     "num_samples": 500}
+
+:func:`build` turns such a dict and a seed into ``(model, inputs, targets)`` on the
+requested device and dtype.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .. import data, models
+
+__all__ = ["Setting", "build", "build_model", "build_data"]
+
+ARCHS = ("mlp", "lenet_300_100", "lenet5")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A network and the data it is measured on."""
+
+    name: str
+    model: nn.Module
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    num_classes: int
+
+    @property
+    def degree(self) -> int:
+        """L, the homogeneity degree of the network."""
+        return models.homogeneity_degree(self.model)
+
+    @property
+    def num_params(self) -> int:
+        """P, the number of parameters."""
+        return models.num_parameters(self.model)
+
+
+def build_data(spec: dict, *, split: str = "train", seed: int = 0, dtype=torch.float64,
+               device="cpu") -> data.Dataset:
+    """The spec's dataset, resized if asked, reduced to a balanced subset of ``num_samples``."""
+    options = {k: spec[k] for k in ("image_size",) if spec.get(k) is not None}
+    options.update(spec.get("data_options", {}))
+    ds = data.load(spec["dataset"], split, **options)
+    n = spec.get("num_samples")
+    if n is not None and n < len(ds):
+        n -= n % ds.num_classes
+        ds = data.balanced_subset(ds, n, generator=torch.Generator().manual_seed(10_000 + seed))
+    return ds.to(device, dtype)
+
+
+def build_model(spec: dict, *, in_shape: tuple[int, ...], num_classes: int, seed: int = 0,
+                dtype=torch.float64, device="cpu") -> nn.Module:
+    """A Kaiming-initialised bias-free network for ``spec["arch"]`` (seeded)."""
+    arch = spec.get("arch")
+    g = torch.Generator().manual_seed(seed)
+    if arch == "mlp":
+        widths = list(spec.get("widths") or [int(torch.tensor(in_shape).prod()), 300, 100, num_classes])
+        net = models.mlp(widths, generator=g, dtype=dtype)
+    elif arch == "lenet_300_100":
+        net = models.lenet_300_100(int(torch.tensor(in_shape).prod()), num_classes, generator=g, dtype=dtype)
+    elif arch == "lenet5":
+        if len(in_shape) != 3:
+            raise ValueError(f"lenet5 needs image inputs C×H×W, got sample shape {in_shape}")
+        net = models.lenet5(in_shape[0], in_shape[-1], num_classes, generator=g, dtype=dtype)
+    else:
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
+    return net.to(device)
+
+
+def build(spec: dict, *, seed: int = 0, dtype=torch.float64, device="cpu", split: str = "train") -> Setting:
+    """Model (initialised with ``seed``) and data for one profile entry."""
+    ds = build_data(spec, split=split, seed=seed, dtype=dtype, device=device)
+    net = build_model(spec, in_shape=tuple(ds.inputs.shape[1:]), num_classes=ds.num_classes,
+                      seed=seed, dtype=dtype, device=device)
+    return Setting(spec.get("name", spec.get("arch", "model")), net, ds.inputs, ds.targets, ds.num_classes)
