@@ -1,0 +1,145 @@
+"""Extreme eigenvalues of a symmetric operator: the Lanczos iteration.
+
+Lanczos, C. (1950), *An iteration method for the solution of the eigenvalue problem of
+linear differential and integral operators*, J. Res. Nat. Bur. Standards 45. :func:`lanczos`
+runs m steps with full reorthogonalisation (no ghost eigenvalues) and returns the
+tridiagonal T_m = QᵀAQ; :func:`top_eigenvalues` wraps ARPACK's implicitly restarted Lanczos
+(:func:`scipy.sparse.linalg.eigsh`, Lehoucq, Sorensen & Yang 1998) for converged extreme
+eigenpairs. :func:`sharpness` is λ_max of the loss Hessian, the ‖H‖₂ of the stability bound
+η < 2/‖H‖₂ in §5 of Vysogorets et al. (2024).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import eigh_tridiagonal
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+from ..validation import check_positive
+from ._common import Probes, as_square_operator, check_count
+
+__all__ = [
+    "LanczosResult",
+    "lanczos",
+    "ritz_values",
+    "top_eigenvalues",
+    "bottom_eigenvalues",
+    "spectral_norm",
+    "sharpness",
+]
+
+_WHICH = ("LA", "LM", "SA")
+
+
+class LanczosResult(NamedTuple):
+    """T = tridiag(betas, alphas, betas) = QᵀAQ; ``basis`` Q (P×m) when kept, else ``None``."""
+
+    alphas: np.ndarray
+    betas: np.ndarray
+    basis: np.ndarray | None
+
+
+def lanczos(op, num_steps: int, *, v0=None, generator=None, keep_basis: bool = False,
+            breakdown_tol: float = 1e-12) -> LanczosResult:
+    """``num_steps`` Lanczos steps from ``v0`` (default: a Gaussian vector) with full reorthogonalisation.
+
+    Stops early on an invariant subspace (β_j ≤ ``breakdown_tol`` · the largest |α|, β
+    seen), so ``len(alphas)`` may be < ``num_steps``. Every new vector is orthogonalised
+    twice against all earlier ones (classical Gram–Schmidt, "twice is enough").
+    """
+    op = as_square_operator(op)
+    dim = op.shape[0]
+    m = min(check_count("num_steps", num_steps), dim)
+    q = Probes(generator).gaussian(dim)[:, 0] if v0 is None else np.asarray(v0, dtype=np.float64).reshape(-1)
+    if q.size != dim:
+        raise ValueError(f"v0 must have length {dim}, got {q.size}")
+    norm = np.linalg.norm(q)
+    if not norm > 0:
+        raise ValueError("v0 must be a non-zero vector")
+    Q = np.zeros((dim, m))
+    Q[:, 0] = q / norm
+    alphas, betas = [], []
+    scale = 0.0
+    for j in range(m):
+        w = np.asarray(op.matvec(Q[:, j]), dtype=np.float64).reshape(-1)
+        alpha = float(Q[:, j] @ w)
+        alphas.append(alpha)
+        for _ in range(2):
+            w -= Q[:, :j + 1] @ (Q[:, :j + 1].T @ w)
+        beta = float(np.linalg.norm(w))
+        scale = max(scale, abs(alpha), beta)
+        if j == m - 1 or beta <= breakdown_tol * scale:
+            break
+        betas.append(beta)
+        Q[:, j + 1] = w / beta
+    k = len(alphas)
+    return LanczosResult(np.array(alphas), np.array(betas[:k - 1]), Q[:, :k] if keep_basis else None)
+
+
+def ritz_values(result: LanczosResult, return_vectors: bool = False):
+    """Eigenvalues (ascending) of the tridiagonal T, and optionally its eigenvectors."""
+    if result.alphas.size == 1:
+        values = result.alphas.copy()
+        return (values, np.ones((1, 1))) if return_vectors else values
+    return eigh_tridiagonal(result.alphas, result.betas, eigvals_only=not return_vectors)
+
+
+def top_eigenvalues(op, k: int = 1, *, which: str = "LA", tol: float = 1e-10, maxiter: int | None = None,
+                    ncv: int | None = None, return_eigenvectors: bool = False, generator=None):
+    """The k extreme eigenvalues of a symmetric operator (ARPACK Lanczos, ``eigsh``).
+
+    ``which``: ``"LA"`` largest (returned in descending order), ``"LM"`` largest in
+    magnitude (descending |λ|), ``"SA"`` smallest (ascending). ``tol`` is ARPACK's relative
+    accuracy of the Ritz values. The start vector is drawn from ``generator`` (reproducible).
+    Returns the eigenvalues, or (eigenvalues, eigenvectors as columns).
+    """
+    op = as_square_operator(op)
+    dim = op.shape[0]
+    k = check_count("k", k)
+    if k >= dim:
+        raise ValueError(f"k = {k} must be < P = {dim} (use a dense eigensolver for all eigenvalues)")
+    if which not in _WHICH:
+        raise ValueError(f"which must be one of {', '.join(_WHICH)}, got {which!r}")
+    tol = check_positive("tol", tol)
+    v0 = Probes(generator).gaussian(dim)[:, 0]
+    try:
+        values, vectors = eigsh(op, k=k, which=which, tol=tol, maxiter=maxiter, ncv=ncv, v0=v0)
+    except ArpackNoConvergence as err:
+        raise RuntimeError(f"Lanczos (ARPACK) did not converge to tol={tol:g}: {err}") from None
+    if which == "SA":
+        order = np.argsort(values)
+    elif which == "LA":
+        order = np.argsort(values)[::-1]
+    else:
+        order = np.argsort(np.abs(values))[::-1]
+    values, vectors = values[order], vectors[:, order]
+    return (values, vectors) if return_eigenvectors else values
+
+
+def bottom_eigenvalues(op, k: int = 1, **kwargs):
+    """The k smallest eigenvalues, ascending (``top_eigenvalues`` with ``which="SA"``)."""
+    return top_eigenvalues(op, k, which="SA", **kwargs)
+
+
+def spectral_norm(op, **kwargs) -> float:
+    """‖A‖₂ = max |λ| of a symmetric operator (``which="LM"``)."""
+    return float(abs(top_eigenvalues(op, 1, which="LM", **kwargs)[0]))
+
+
+def sharpness(model, inputs, targets, *, alpha: float = 1.0, temperature: float = 1.0,
+              chunk_size: int | None = None, degree: int | None = None, tol: float = 1e-10,
+              generator=None, **operator_kwargs) -> float:
+    """λ_max of the loss Hessian H(α, T) (Eq. 5) at the model's parameters.
+
+    The quantity of the stability threshold η‖H‖₂ < 2 in §5 of Vysogorets et al. (2024)
+    and of Kalra & Barkeshli (2023). ``operator_kwargs`` go to
+    :func:`~goldilocks_core.estimators.operators.hessian_operator` (``parameters``, ``theta``).
+    """
+    from .operators import hessian_operator
+
+    op = hessian_operator(model, inputs, targets, alpha=alpha, temperature=temperature, chunk_size=chunk_size,
+                          degree=degree, **operator_kwargs)
+    if op.num_params == 1:
+        return float(op.matvec(np.ones(1))[0])
+    return float(top_eigenvalues(op, 1, which="LA", tol=tol, generator=generator)[0])
