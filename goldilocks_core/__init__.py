@@ -14,7 +14,7 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "book", "cli", "curvature", "data", "devices", "experiments", "functional", "losses",
+    "book", "cli", "curvature", "data", "devices", "estimators", "experiments", "functional", "losses",
     "models", "plotting", "profiles", "progress", "random_logit", "subspace", "training", "validation",
 }
 
