@@ -6,7 +6,7 @@ then built into HTML. This module backs ``goldilocks book`` and ``make book``.
 """
 from __future__ import annotations
 
-import os
+import ast
 import shutil
 import subprocess
 import sys
@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .profiles import PROFILE_NAMES
+from .progress import progress_enabled
 
 __all__ = ["project_root", "toc_files", "chapters", "execute", "build_html", "build"]
 
@@ -80,6 +81,20 @@ def _copy_sources(root: Path, out: Path) -> None:
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_build"))
 
 
+def _changed_parameters(notebook: Path, params: dict) -> dict:
+    """The parameters that differ from the notebook's own defaults (papermill injects a cell
+    only when there are any, so a quick-profile run leaves the notebook's cells as they are)."""
+    import papermill
+
+    defaults = {}
+    for name, info in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            pass  # an expression: always pass the parameter explicitly
+    return {k: v for k, v in params.items() if k not in defaults or defaults[k] != v}
+
+
 def execute(
     notebooks: list[Path],
     src: Path,
@@ -99,7 +114,7 @@ def execute(
     params = {"profile": profile, "device": device, **(parameters or {})}
     if seed is not None:
         params["seed"] = seed
-    progress = not os.environ.get("TQDM_DISABLE")
+    progress = progress_enabled()
     for i, nb in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] executing {nb} (profile={profile}, device={device})", flush=True)
         target = dst / nb
@@ -107,7 +122,7 @@ def execute(
         papermill.execute_notebook(
             str(src / nb),
             str(target),
-            parameters=params,
+            parameters=_changed_parameters(src / nb, params),
             kernel_name=kernel,
             cwd=str(target.parent),
             progress_bar=progress,
