@@ -1,0 +1,74 @@
+"""Logit-gradient clustering q^SLSC, q^SL, q^DL (Fort & Ganguli 2019, Eq. 11–13).
+
+For logit gradients g_k^μ = ∂z_k^μ/∂θ (rows of ``projected_jacobian[μ, k, :]``, full or
+projected), with cos the cosine similarity:
+
+    q^SLSC = (1/K) Σ_k  mean_{μ≠ν, y^μ = y^ν = k} cos(g_k^μ, g_k^ν)     same logit, same class
+    q^SL   = (1/K) Σ_k  mean_{μ≠ν}               cos(g_k^μ, g_k^ν)      same logit
+    q^DL   = mean_{k≠l} mean_{μ≠ν}               cos(g_k^μ, g_l^ν)      different logits
+
+All three come from sums of unit vectors, Σ_{μ≠ν} u^μ·u^ν = ‖Σ_μ u^μ‖² − Σ_μ ‖u^μ‖², so the cost
+is O(N K d + N K²) with no loop over pairs. Zero gradients (e.g. a sample whose ReLUs are all
+off) have no direction; they are left out of the pairs. Under the random model with
+c_k ~ N(0, σ_c² I_D), e ~ N(0, σ_e² I_D) and large D, q^SL → SNR/(SNR + 1), SNR = σ_c²/σ_e².
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .sigmas import check_jacobian, check_labels
+
+__all__ = ["LogitGradientClustering", "logit_gradient_clustering"]
+
+
+class LogitGradientClustering(NamedTuple):
+    """Mean cosine similarities of logit gradients: same logit & class, same logit, different logits."""
+
+    q_slsc: float
+    q_sl: float
+    q_dl: float
+
+
+def _pair_mean(sum_products: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    ok = pairs > 0
+    return torch.where(ok, sum_products / torch.where(ok, pairs, torch.ones_like(pairs)), torch.nan)
+
+
+def logit_gradient_clustering(projected_jacobian, labels) -> LogitGradientClustering:
+    """q^SLSC, q^SL and q^DL (Eq. 11–13 of Fort & Ganguli) of logit gradients N × K × d.
+
+    ``labels`` (N integers in [0, K)) are needed for q^SLSC; classes with fewer than two
+    samples are left out of its average over k. Returns floats (nan where no pair exists).
+    """
+    j = check_jacobian(projected_jacobian)
+    n, k, _ = j.shape
+    y = check_labels(labels, n, k)
+    norms = torch.linalg.vector_norm(j, dim=-1)  # (N, K)
+    present = (norms > 0).to(j.dtype)
+    units = j / torch.where(norms > 0, norms, torch.ones_like(norms))[..., None]
+
+    # Same logit: S_k = Σ_μ u_k^μ; pairs μ≠ν among the n_k non-zero gradients.
+    sums = units.sum(0)  # (K, d)
+    counts = present.sum(0)  # (K,)
+    q_sl_k = _pair_mean((sums**2).sum(-1) - counts, counts * (counts - 1))
+
+    # Same logit, same class: only samples labelled k for logit k.
+    onehot = torch.nn.functional.one_hot(y, k).to(j.dtype)  # (N, K)
+    class_sums = torch.einsum("nk,nkd->kd", onehot, units)
+    class_counts = (onehot * present).sum(0)
+    q_slsc_k = _pair_mean((class_sums**2).sum(-1) - class_counts, class_counts * (class_counts - 1))
+
+    # Different logits k≠l: Σ_{μ≠ν} u_k^μ·u_l^ν = S_k·S_l − Σ_μ u_k^μ·u_l^μ;
+    # pairs = n_k n_l − #{μ: both non-zero}.
+    cross = sums @ sums.T - torch.einsum("nkd,nld->kl", units, units)
+    pairs = counts[:, None] * counts[None, :] - present.T @ present
+    off = ~torch.eye(k, dtype=torch.bool)
+    q_dl_kl = _pair_mean(cross[off], pairs[off])
+
+    def nanmean(x: torch.Tensor) -> float:
+        x = x[~torch.isnan(x)]
+        return float(x.mean()) if x.numel() else float("nan")
+
+    return LogitGradientClustering(nanmean(q_slsc_k), nanmean(q_sl_k), nanmean(q_dl_kl))
