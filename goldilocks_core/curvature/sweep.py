@@ -1,0 +1,175 @@
+"""Curvature over grids of scale α and temperature T — Fig. 1 and Fig. 2 in one pass.
+
+By Eq. 5 every sweep point (α, T) reduces to β = α^L/T: the G-term and H-term of the
+unscaled network are computed once per distinct β from one projected Jacobian JR per
+data chunk, and α only enters through the prefactor α⁻². So the α-sweep at T = 1 and
+the T-sweep at α = 1 are the same curve of β, and T = α^L (β = 1) costs one point.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..profiles import alpha_grid
+from ..validation import check_alpha, check_temperature
+from .decomposition import Decomposition, assemble, inverse_temperature, resolve_degree
+from .engine import accumulate
+
+__all__ = ["sweep", "sweep_decompositions", "sweep_points", "TIED"]
+
+TIED = "alpha^L"  # temperatures=TIED sets T = α^L (β = 1: every α in the zone, Fig. 1 middle)
+_TIED_SPELLINGS = {"alpha^L", "alpha**L", "alpha^l", "alpha**l"}
+
+
+def _as_list(name: str, value) -> list[float] | None:
+    """Scalar → None (broadcast later); sequence/array → list of floats."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().reshape(-1).tolist() if value.ndim else float(value)
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            raise ValueError(f"{name} must not be empty")
+        return [float(v) for v in value]
+    return None
+
+
+def _broadcast(**named) -> int:
+    lengths = {k: len(v) for k, v in named.items() if isinstance(v, list)}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise ValueError(f"sweep values must be scalars or sequences of one common length: {desc}")
+    return next(iter(lengths.values()), 1)
+
+
+def sweep_points(alphas=None, temperatures=1.0, betas=None, *, degree: int) -> list[tuple[float, float, float]]:
+    """(α, T, β) of each sweep point; scalars broadcast against sequences (zipped).
+
+    * ``alphas=None`` → the authors' grid 10^(−3 … 3, step 0.25) (25 points), or α = 1
+      when ``betas`` is given.
+    * ``temperatures``: scalar, sequence, or ``"alpha^L"`` (T = α^L, so β = 1).
+    * ``betas``: inverse temperatures β = α^L/T directly; then T = α^L/β and
+      ``temperatures`` must be left at its default.
+    """
+    if alphas is None:
+        alphas = 1.0 if betas is not None else alpha_grid()
+    a_list = _as_list("alphas", alphas)
+    tied = isinstance(temperatures, str)
+    if tied and temperatures not in _TIED_SPELLINGS:
+        raise ValueError(f"temperatures must be numbers or {TIED!r}, got {temperatures!r}")
+    if betas is not None:
+        if tied or _as_list("temperatures", temperatures) is not None or float(temperatures) != 1.0:
+            raise ValueError("give either temperatures or betas, not both")
+        b_list = _as_list("betas", betas)
+        n = _broadcast(alphas=a_list, betas=b_list)
+        a_vals = a_list or [alphas] * n
+        b_vals = b_list or [betas] * n
+        out = []
+        for a, b in zip(a_vals, b_vals):
+            a, b = check_alpha(a), _positive_beta(b)
+            t = math.exp(degree * math.log(a) - math.log(b))
+            if not 0 < t < math.inf:
+                raise ValueError(f"T = α^L/β is outside the float64 range for α={a}, β={b}, L={degree}")
+            out.append((a, t, b))
+        return out
+    t_list = None if tied else _as_list("temperatures", temperatures)
+    n = _broadcast(alphas=a_list, temperatures=t_list)
+    a_vals = a_list or [alphas] * n
+    out = []
+    for i, a in enumerate(a_vals):
+        a = check_alpha(a)
+        if tied:
+            t = math.exp(degree * math.log(a))
+        else:
+            t = check_temperature(t_list[i] if t_list is not None else temperatures)
+        out.append((a, t, 1.0 if tied else inverse_temperature(a, t, degree)))
+    return out
+
+
+def _positive_beta(b) -> float:
+    try:
+        b = float(b)
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be positive numbers, got {b!r}") from None
+    if not (b > 0 and b < float("inf")):
+        raise ValueError(f"betas must be positive finite numbers, got {b!r}")
+    return b
+
+
+def _unique(betas: Sequence[float], rtol: float = 1e-12) -> tuple[list[float], list[int]]:
+    """Distinct β (to relative ``rtol``) and, per point, the index of its distinct β."""
+    distinct: list[float] = []
+    index = []
+    for b in betas:
+        for j, u in enumerate(distinct):
+            if abs(b - u) <= rtol * max(abs(b), abs(u)):
+                index.append(j)
+                break
+        else:
+            index.append(len(distinct))
+            distinct.append(b)
+    return distinct, index
+
+
+def sweep_decompositions(
+    model: nn.Module,
+    inputs,
+    targets,
+    basis: torch.Tensor,
+    *,
+    alphas=None,
+    temperatures=1.0,
+    betas=None,
+    chunk_size: int | None = None,
+    degree: int | None = None,
+    dtype: torch.dtype | None = None,
+    method: str = "auto",
+    progress: bool = True,
+) -> list[Decomposition]:
+    """One :class:`Decomposition` per sweep point (see :func:`sweep` for the arguments)."""
+    L = resolve_degree(model, degree)
+    points = sweep_points(alphas, temperatures, betas, degree=L)
+    distinct, index = _unique([b for _, _, b in points])
+    projections = accumulate(model, inputs, targets, basis, distinct, chunk_size=chunk_size, dtype=dtype,
+                             method=method, progress=progress, desc="curvature sweep")
+    n = inputs.shape[0] if hasattr(inputs, "shape") else len(inputs)
+    return [assemble(projections[j], a, t, b, L, n) for (a, t, b), j in zip(points, index)]
+
+
+def sweep(
+    model: nn.Module,
+    inputs,
+    targets,
+    basis: torch.Tensor,
+    *,
+    alphas=None,
+    temperatures=1.0,
+    betas=None,
+    chunk_size: int | None = None,
+    degree: int | None = None,
+    dtype: torch.dtype | None = None,
+    method: str = "auto",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Positive curvature, local convexity and norms of H, G-term, H-term over (α, T).
+
+    One row per point, columns: ``alpha, temperature, beta, log10_beta``;
+    ``pc_{hessian,g_term,h_term}`` (Tr/‖·‖_F, Eq. 2), ``lc_*`` (fraction of positive
+    eigenvalues), ``norm_*`` (max|λ| at the true scale, float64, may over/underflow),
+    ``log10_norm_*`` (always finite unless the term is exactly 0), ``lmax_*`` (λ_max at
+    the true scale); ``loss, mean_entropy, grad_norm, log10_grad_norm``.
+
+    Points: ``alphas`` (default: 10^(−3…3), 25 points) zipped with ``temperatures``
+    (scalar, sequence or ``"alpha^L"`` for T = α^L) or with ``betas`` (β = α^L/T given
+    directly; then T = α^L/β). Scalars broadcast. One projected Jacobian per data chunk
+    serves all points; each distinct β costs one H-term pass. ``progress`` shows a bar
+    (also off with ``TQDM_DISABLE=1``). Other arguments as in :func:`decompose`.
+    """
+    decs = sweep_decompositions(model, inputs, targets, basis, alphas=alphas, temperatures=temperatures,
+                                betas=betas, chunk_size=chunk_size, degree=degree, dtype=dtype, method=method,
+                                progress=progress)
+    return pd.DataFrame([d.metrics() for d in decs])

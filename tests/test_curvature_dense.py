@@ -1,0 +1,216 @@
+"""The projected-Hessian engine against dense autograd references (float64, tiny nets).
+
+The references form the full P×P Hessian of the loss of the *explicitly* α-scaled model
+at temperature T, the G-term from dense Jacobians and the H-term from dense per-logit
+Hessians, and only then project on the basis R.
+"""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from goldilocks_core import models
+from goldilocks_core.curvature import decompose, sweep_decompositions
+from goldilocks_core.functional import flat_parameters, logits_function
+from goldilocks_core.losses import scale_parameters
+from goldilocks_core.subspace import random_basis
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+F64 = torch.float64
+POINTS = [(1.0, 1.0), (0.3, 1.0), (2.5, 1.0), (1.0, 0.05), (1.7, 6.0), (0.5, 0.02)]
+
+
+def tiny_mlp(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    model = models.mlp([5, 4, 3, 3], generator=g, dtype=F64)
+    x = torch.randn(6, 5, dtype=F64, generator=g)
+    y = torch.randint(0, 3, (6,), generator=g)
+    return model, x, y
+
+
+def tiny_convnet(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(2, 3, 2, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(12, 3, bias=False),
+    ).to(F64)
+    models.kaiming_init_(model, generator=g)
+    x = torch.randn(5, 1, 8, 8, dtype=F64, generator=g)
+    y = torch.tensor([0, 2, 1, 1, 0])
+    return model, x, y
+
+
+NETS = {"mlp": tiny_mlp, "convnet": tiny_convnet}
+
+
+def dense_reference(model, x, y, basis, alpha, temperature):
+    """(RᵀH'R, RᵀG'R, RᵀH'_*R, Rᵀ∇ℓ) of the explicitly scaled model, all dense."""
+    f = logits_function(model)
+    theta = alpha * flat_parameters(model)
+    N, T = x.shape[0], temperature
+
+    def loss(t):
+        return nn.functional.cross_entropy(f(t, x) / T, y)
+
+    H = torch.autograd.functional.hessian(loss, theta, vectorize=True)
+    grad = torch.autograd.functional.jacobian(loss, theta)
+    J = torch.func.jacrev(lambda t: f(t, x))(theta)  # (N, K, P): dense logit Jacobians
+    Hz = torch.func.hessian(lambda t: f(t, x))(theta)  # (N, K, P, P): dense per-logit Hessians
+    p = torch.softmax(f(theta, x) / T, -1)
+    A = torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # diag p − ppᵀ, per sample
+    G = torch.einsum("nkp,nkc,ncq->pq", J, A, J) / (N * T**2)
+    resid = p - nn.functional.one_hot(y, p.shape[1]).to(F64)
+    Hs = torch.einsum("nk,nkpq->pq", resid, Hz) / (N * T)
+    R = basis
+    return R.T @ H @ R, R.T @ G @ R, R.T @ Hs @ R, R.T @ grad
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny float64 problems: OpenMP threads only add contention on shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def rel(a, b):
+    return float((a - b).norm() / b.norm())
+
+
+@pytest.fixture(scope="module", params=list(NETS))
+def net_case(request):
+    model, x, y = NETS[request.param]()
+    P = models.num_parameters(model)
+    basis = random_basis(P, 7, generator=torch.Generator().manual_seed(3))
+    refs = {pt: dense_reference(model, x, y, basis, *pt) for pt in POINTS}
+    return request.param, model, x, y, basis, refs
+
+
+@pytest.mark.parametrize("method", ["layerwise", "hvp"])
+def test_decompose_matches_dense_hessian_g_and_h_terms(net_case, method):
+    name, model, x, y, basis, refs = net_case
+    for (alpha, temperature), (H, G, Hs, grad) in refs.items():
+        res = decompose(model, x, y, basis, alpha=alpha, temperature=temperature, method=method)
+        assert res.hessian.dtype == F64
+        assert rel(res.hessian, H) <= 1e-10, (name, alpha, temperature)
+        assert rel(res.g_term, G) <= 1e-10, (name, alpha, temperature)
+        assert rel(res.h_term, Hs) <= 1e-10, (name, alpha, temperature)
+        assert rel(res.grad, grad) <= 1e-10
+        # G + H-term = H, and the normalized matrices times their scales reproduce them
+        assert rel(res.g_term + res.h_term, res.hessian) <= 1e-12
+        assert rel(10**res.log10_g_term_scale * res.g_term_normalized, res.g_term) <= 1e-12
+
+
+def test_sweep_reuses_one_jacobian_for_all_points_and_matches_dense(net_case):
+    name, model, x, y, basis, refs = net_case
+    alphas = [a for a, _ in refs]
+    temps = [t for _, t in refs]
+    decs = sweep_decompositions(model, x, y, basis, alphas=alphas, temperatures=temps, progress=False)
+    for dec, (H, G, Hs, _) in zip(decs, refs.values()):
+        assert rel(dec.hessian, H) <= 1e-10
+        assert rel(dec.g_term, G) <= 1e-10
+        assert rel(dec.h_term, Hs) <= 1e-10
+
+
+def test_loss_and_entropy_match_the_scaled_model():
+    model, x, y = tiny_mlp()
+    basis = random_basis(models.num_parameters(model), 4, generator=torch.Generator().manual_seed(1))
+    alpha, T = 1.9, 0.4
+    res = decompose(model, x, y, basis, alpha=alpha, temperature=T)
+    with torch.no_grad():
+        z = scale_parameters(model, alpha)(x) / T
+    assert math.isclose(res.loss, float(nn.functional.cross_entropy(z, y)), rel_tol=1e-12)
+    p = torch.softmax(z, -1)
+    assert math.isclose(res.mean_entropy, float(-(p * p.log()).sum(-1).mean()), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.2, 3.0])
+def test_eq3_gradient_scales_as_inverse_alpha_at_tied_temperature(alpha):
+    """Eq. 3: ∇_{θ'}ℓ = α⁻¹∇_θℓ at T = α^L (p' = p)."""
+    model, x, y = tiny_mlp(1)
+    basis = random_basis(models.num_parameters(model), 6, generator=torch.Generator().manual_seed(2))
+    L = models.homogeneity_degree(model)
+    base = decompose(model, x, y, basis)
+    tied = decompose(model, x, y, basis, alpha=alpha, temperature=alpha**L)
+    assert rel(tied.grad, base.grad / alpha) <= 1e-12
+    # against autograd on explicitly scaled weights
+    f = logits_function(model)
+    theta = alpha * flat_parameters(model)
+    g = torch.autograd.functional.jacobian(lambda t: nn.functional.cross_entropy(f(t, x) / alpha**L, y), theta)
+    assert rel(tied.grad, basis.T @ g) <= 1e-10
+    # and H' = α⁻² H (Eq. 5 with T = α^L)
+    assert rel(tied.hessian, base.hessian / alpha**2) <= 1e-12
+
+
+@pytest.mark.parametrize("alpha, temperature", [(0.05, 1.0), (4.0, 1.0), (3.0, 0.2), (0.3, 30.0)])
+def test_eq5_against_explicitly_scaled_weights(alpha, temperature):
+    """decompose(f_θ, α, T) equals decompose(f_{αθ}, 1, T): Eq. 5's prefactors are right."""
+    model, x, y = tiny_convnet(2)
+    basis = random_basis(models.num_parameters(model), 5, generator=torch.Generator().manual_seed(4))
+    implicit = decompose(model, x, y, basis, alpha=alpha, temperature=temperature)
+    explicit = decompose(scale_parameters(model, alpha), x, y, basis, temperature=temperature)
+    for field in ("hessian", "g_term", "h_term", "grad"):
+        assert rel(getattr(implicit, field), getattr(explicit, field)) <= 1e-10, field
+    L = models.homogeneity_degree(model)
+    beta = alpha**L / temperature
+    assert math.isclose(implicit.beta, beta, rel_tol=1e-13)
+    # Eq. 5 written out: H' = α^{2L−2}/T² G*(p') + α^{L−2}/T H*(p') with G*, H* from α = 1, T = 1/β
+    unscaled = decompose(model, x, y, basis, alpha=1.0, temperature=1.0 / beta)
+    g_star = unscaled.g_term / beta**2  # G-term at α=1, T=1/β is β² G*(p')
+    h_star = unscaled.h_term / beta
+    eq5 = alpha ** (2 * L - 2) / temperature**2 * g_star + alpha ** (L - 2) / temperature * h_star
+    assert rel(implicit.hessian, eq5) <= 1e-10
+
+
+@pytest.mark.parametrize("make", list(NETS.values()), ids=list(NETS))
+@pytest.mark.parametrize("method", ["layerwise", "hvp"])
+def test_full_space_h_term_has_zero_trace(make, method):
+    """With R = I (d = P), Tr H-term = Σ_k r_k Tr ∇²z_k = 0: z is linear in each layer's weights."""
+    model, x, y = make(5)
+    P = models.num_parameters(model)
+    res = decompose(model, x, y, torch.eye(P, dtype=F64), alpha=1.3, method=method)
+    h = res.h_term_normalized
+    assert h.norm() > 0
+    assert abs(float(torch.trace(h))) <= 1e-12 * float(h.norm())
+
+
+class Wrapped(nn.Module):
+    """A classifier homogeneity_degree cannot inspect: needs degree= and the generic path."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def test_any_module_uses_the_generic_path():
+    model, x, y = tiny_mlp(3)
+    wrapped = Wrapped(model)
+    basis = random_basis(models.num_parameters(model), 5, generator=torch.Generator().manual_seed(0))
+    a = decompose(wrapped, x, y, basis, alpha=0.7, temperature=0.3)
+    b = decompose(model, x, y, basis, alpha=0.7, temperature=0.3)
+    assert rel(a.hessian, b.hessian) <= 1e-11
+    with pytest.raises(ValueError, match="layer-wise"):
+        decompose(wrapped, x, y, basis, method="layerwise")
+
+
+def test_explicit_degree_for_a_model_homogeneity_degree_cannot_inspect():
+    g = torch.Generator().manual_seed(4)
+    model = nn.Sequential(nn.Linear(4, 5, bias=False), nn.LeakyReLU(0.2), nn.Linear(5, 3, bias=False)).to(F64)
+    models.kaiming_init_(model, generator=g)
+    x = torch.randn(6, 4, dtype=F64, generator=g)
+    y = torch.randint(0, 3, (6,), generator=g)
+    basis = random_basis(models.num_parameters(model), 6, generator=g)
+    with pytest.raises(ValueError, match="LeakyReLU"):
+        decompose(model, x, y, basis)
+    with pytest.raises(ValueError, match="degree"):
+        decompose(model, x, y, basis, degree=0)
+    H, G, Hs, _ = dense_reference(model, x, y, basis, 1.4, 0.7)
+    for method in ("layerwise", "hvp"):
+        res = decompose(model, x, y, basis, alpha=1.4, temperature=0.7, degree=2, method=method)
+        assert rel(res.hessian, H) <= 1e-10 and rel(res.h_term, Hs) <= 1e-10
