@@ -40,7 +40,11 @@ from .softmax_hessian import _factor
 
 __all__ = ["RandomLogitModel", "growing_sigma_c", "FORT_GANGULI_SETTING"]
 
-# The setting of F&G's Figures 5–8 (their §4): mean top probability ≈ 0.94, q^SL ≈ 0.67.
+# The setting of F&G's Figures 5–8 (their §4): they report mean top probability 0.94, q^SL = 0.67
+# and 71% of the gradient power in the top 10 Hessian eigenvectors. Measured here (seed 0): 0.927
+# (0.929 for N → ∞), q^SL = 0.673 (1/1.49 = 0.671), q^DL = −0.001, exactly C − 1 = 9 outliers
+# above the noise term's top eigenvalue, 62% of the power in the top 10 (62–83%, mean 75%, over
+# eight seeds).
 FORT_GANGULI_SETTING = dict(
     n_samples=300,
     n_classes=10,
