@@ -214,3 +214,44 @@ def test_explicit_degree_for_a_model_homogeneity_degree_cannot_inspect():
     for method in ("layerwise", "hvp"):
         res = decompose(model, x, y, basis, alpha=1.4, temperature=0.7, degree=2, method=method)
         assert rel(res.hessian, H) <= 1e-10 and rel(res.h_term, Hs) <= 1e-10
+
+
+@pytest.mark.parametrize("kind", ["sparse", "first_layer"])
+def test_non_orthonormal_and_layer_restricted_bases(kind):
+    """Nothing assumes RᵀR = I: the authors' sparse basis and a first-layer basis agree too."""
+    model, x, y = tiny_mlp(6)
+    P = models.num_parameters(model)
+    g = torch.Generator().manual_seed(7)
+    if kind == "sparse":
+        basis = random_basis(P, 9, kind="sparse", generator=g)
+    else:
+        from goldilocks_core.subspace import layer_basis
+
+        basis = layer_basis(model, 9, layers=[0], generator=g)
+    H, G, Hs, _ = dense_reference(model, x, y, basis, 0.8, 0.5)
+    res = decompose(model, x, y, basis, alpha=0.8, temperature=0.5)
+    assert rel(res.hessian, H) <= 1e-10 and rel(res.g_term, G) <= 1e-10
+    if kind == "first_layer":  # z is linear in W_1 alone: the H-term vanishes on that block
+        assert float(Hs.norm()) <= 1e-13 * float(H.norm())
+        assert float(res.h_term.norm()) <= 1e-13 * float(H.norm())
+    else:
+        assert rel(res.h_term, Hs) <= 1e-10
+
+
+def test_projected_jacobian_matches_dense_jacobian_and_homogeneity():
+    from goldilocks_core.curvature import projected_jacobian
+
+    model, x, _ = tiny_convnet(8)
+    P = models.num_parameters(model)
+    basis = random_basis(P, 6, generator=torch.Generator().manual_seed(0))
+    f = logits_function(model)
+    theta = flat_parameters(model)
+    J = torch.func.jacrev(lambda t: f(t, x))(theta)
+    for method in ("layerwise", "hvp"):
+        JR = projected_jacobian(model, x, basis, method=method, chunk_size=2)
+        assert JR.shape == (x.shape[0], 3, 6)
+        assert rel(JR, J @ basis) <= 1e-12
+    # logit gradients of the α-scaled net are α^{L−1} times those of the unscaled one (§3)
+    alpha, L = 3.0, models.homogeneity_degree(model)
+    Ja = torch.func.jacrev(lambda t: f(t, x))(alpha * theta)
+    assert rel(Ja @ basis, alpha ** (L - 1) * JR) <= 1e-12

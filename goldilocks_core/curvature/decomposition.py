@@ -142,15 +142,20 @@ class Decomposition:
             "g_term": (self.g_term_normalized, self.log10_g_term_scale),
             "h_term": (self.h_term_normalized, self.log10_h_term_scale),
         }
+        per = {}
         for name, (M, scale) in parts.items():
             lam = torch.linalg.eigvalsh(M)
-            row[f"pc_{name}"] = float(_m.positive_curvature(M))
-            row[f"lc_{name}"] = float(_m.local_convexity(M))
-            norm = float(lam.abs().max())
-            row[f"norm_{name}"] = _pow10(scale + _log10(norm)) if norm > 0 else 0.0
-            row[f"log10_norm_{name}"] = scale + _log10(norm)
-            lmax = float(lam[-1])
-            row[f"lmax_{name}"] = math.copysign(_pow10(scale + _log10(abs(lmax))), lmax) if lmax != 0 else 0.0
+            norm, lmax = float(lam.abs().max()), float(lam[-1])
+            per[name] = {
+                "pc": float(_m.positive_curvature(M)),
+                "lc": float(_m.local_convexity(M)),
+                "norm": _pow10(scale + _log10(norm)) if norm > 0 else 0.0,
+                "log10_norm": scale + _log10(norm),
+                "lmax": math.copysign(_pow10(scale + _log10(abs(lmax))), lmax) if lmax != 0 else 0.0,
+            }
+        for key in ("pc", "lc", "norm", "log10_norm", "lmax"):
+            for name in parts:
+                row[f"{key}_{name}"] = per[name][key]
         row.update(loss=self.loss, mean_entropy=self.mean_entropy, grad_norm=self.grad_norm,
                    log10_grad_norm=self.log10_grad_norm)
         return row

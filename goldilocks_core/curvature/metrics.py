@@ -52,10 +52,13 @@ def eigenvalues(M):
 def positive_curvature(M):
     """Tr(M)/‖M‖_F = Σλ_i / (Σλ_i²)^½ (Eq. 2). Invariant to M → cM for c > 0.
 
-    NaN for the zero matrix (0/0). Needs no eigenvalues.
+    NaN for the zero matrix (0/0). Needs no eigenvalues; M is rescaled by max|M_ij|
+    first, so tiny or huge entries (1e-200, 1e200) neither underflow nor overflow.
     """
     t, was_numpy = _as_tensor(M)
     s = _symmetric(t)
+    peak = s.abs().amax(dim=(-2, -1), keepdim=True)  # rescale first: no under/overflow in Σλ²
+    s = s / torch.where(peak > 0, peak, torch.ones_like(peak))
     trace = torch.diagonal(s, dim1=-2, dim2=-1).sum(-1)
     return _out(trace / torch.linalg.matrix_norm(s, ord="fro"), was_numpy)
 
