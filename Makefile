@@ -52,3 +52,36 @@ benchmark: setup
 
 clean:
 	rm -rf _build
+
+# --- offline math and the browser test (appended) -------------------------------------------
+# `make mathjax` copies MathJax 3 from the npm registry into book/_static/mathjax (git-ignored),
+# which the HTML build then serves itself (math renders without internet). Without npm, or
+# when the registry cannot be reached, the book loads MathJax from the CDN (Sphinx's default);
+# GOLDILOCKS_MATHJAX=cdn forces the CDN even with a local copy.
+MATHJAX_VERSION ?= 3.2.2
+MATHJAX_DIR     := book/_static/mathjax
+BROWSER_ARGS    ?=
+
+.PHONY: mathjax browser
+
+mathjax: $(MATHJAX_DIR)/tex-mml-chtml.js
+
+$(MATHJAX_DIR)/tex-mml-chtml.js:
+	@if command -v npm >/dev/null 2>&1; then \
+	  tmp=$$(mktemp -d); \
+	  if (cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null 2>&1 && tar xzf mathjax-$(MATHJAX_VERSION).tgz); then \
+	    rm -rf $(MATHJAX_DIR) && mkdir -p $(MATHJAX_DIR) && \
+	    rm -f $$tmp/package/es5/*svg*.js $$tmp/package/es5/*full*.js $$tmp/package/es5/node-main.js && \
+	    cp -R $$tmp/package/es5/. $(MATHJAX_DIR)/ && cp $$tmp/package/LICENSE $(MATHJAX_DIR)/ && \
+	    echo "MathJax $(MATHJAX_VERSION) copied to $(MATHJAX_DIR): the book renders math offline"; \
+	  else echo "could not fetch mathjax@$(MATHJAX_VERSION) from npm: the book will load MathJax from the CDN"; fi; \
+	  rm -rf $$tmp; \
+	else echo "npm not found: the book will load MathJax from the CDN"; fi
+
+# the HTML build picks up the local MathJax when there is one
+html: mathjax
+
+# Every page of the book in headless Chromium (tests/browser): console errors, images, math,
+# table-of-contents links. Skips without chromium/chromedriver, fails in CI (CI=true).
+browser: setup mathjax
+	$(BIN)/python -m pytest tests/browser -q -p no:cacheprovider $(BROWSER_ARGS)
