@@ -23,10 +23,22 @@ COLORS = {
 }
 
 
+def _inline_in_notebooks() -> None:
+    """Inside a Jupyter kernel, draw figures inline even when MPLBACKEND=Agg is set (CI sets it)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the book extra
+        return
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def set_style() -> None:
     """The book's matplotlib style: clean axes, readable fonts, retina-friendly PNGs."""
     import seaborn as sns
 
+    _inline_in_notebooks()
     sns.set_theme(context="notebook", style="ticks", font_scale=0.95)
     matplotlib.rcParams.update({
         "figure.dpi": 110,
@@ -73,7 +85,7 @@ def points_scatter(points, labels, *, ax=None, title: str | None = None, s: floa
     for k in np.unique(labs):
         ax.scatter(*pts[labs == k].T, s=s, label=f"class {k}", alpha=0.8)
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7, markerscale=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=7, markerscale=2)
     if title:
         ax.set_title(title)
     return ax.figure

@@ -38,8 +38,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "mlp_widths": [64, 300, 100, 10],
             "lenet_image_size": 32,
             "lenet_channels": 1,
-            "num_samples": 512,
-            "subspace_dim": 20,
+            "num_samples": 500,
+            "subspace_dim": 50,
             "dense_check_widths": [6, 5, 4, 3],
         },
         "paper": {
