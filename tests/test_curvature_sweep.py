@@ -107,6 +107,8 @@ def test_g_term_is_psd_from_beta_1e_minus_6_to_1e6(mlp_case):
             lam = torch.linalg.eigvalsh(G)
             assert lam.min() >= -1e-12 * lam.abs().max(), dec.beta
         assert dec.g_term_normalized.abs().max() > 0
+        # PSD of rank ≤ d: positive curvature in [1, √d] (§4)
+        assert 1 - 1e-9 <= dec.pc_g_term <= math.sqrt(basis.shape[1]) + 1e-9
 
 
 @pytest.mark.parametrize("alpha, temperature", [(1e3, 1.0), (1e-3, 1.0), (1.0, 1e-9), (1e3, 1e-9), (1e-3, 1e9)])

@@ -31,7 +31,7 @@ from .hvp import GenericNetwork
 from .layerwise import LayeredNetwork, is_layered
 from .softmax_weights import SoftmaxStatistics, g_term_rows, normalised_residuals, softmax_statistics
 
-__all__ = ["METHODS", "Projection", "build_network", "check_data", "accumulate", "projected_jacobian",
+__all__ = ["METHODS", "Projection", "build_network", "check_inputs", "check_data", "accumulate", "projected_jacobian",
            "default_chunk_size", "MEMORY_BUDGET_BYTES"]
 
 METHODS = ("auto", "layerwise", "hvp")
@@ -71,28 +71,34 @@ def build_network(model: nn.Module, *, method: str = "auto", dtype: torch.dtype 
     return GenericNetwork(model, dtype=dtype, device=device)
 
 
-def check_data(inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (N, …) and integer targets (N,) as tensors; ``ValueError`` on mismatch."""
+def check_inputs(inputs) -> torch.Tensor:
+    """Inputs (N ≥ 1, …) as a floating-point tensor; ``ValueError`` when empty."""
     if not isinstance(inputs, torch.Tensor):
         try:
             inputs = torch.as_tensor(np.asarray(inputs))
         except (TypeError, ValueError):
             raise ValueError(f"inputs must be a tensor or array, got {type(inputs).__name__}") from None
+    if inputs.ndim == 0 or inputs.shape[0] == 0:
+        raise ValueError("empty data: inputs must have at least one sample along dimension 0")
+    if not inputs.is_floating_point():
+        inputs = inputs.to(torch.get_default_dtype())
+    return inputs
+
+
+def check_data(inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (N, …) and integer targets (N,) as tensors; ``ValueError`` on mismatch."""
+    inputs = check_inputs(inputs)
     if not isinstance(targets, torch.Tensor):
         try:
             targets = torch.as_tensor(np.asarray(targets))
         except (TypeError, ValueError):
             raise ValueError(f"targets must be a tensor or array, got {type(targets).__name__}") from None
-    if inputs.ndim == 0 or inputs.shape[0] == 0:
-        raise ValueError("empty data: inputs must have at least one sample along dimension 0")
     if targets.ndim != 1:
         raise ValueError(f"targets must be a 1-D vector of class indices, got shape {tuple(targets.shape)}")
     if targets.shape[0] != inputs.shape[0]:
         raise ValueError(f"inputs have {inputs.shape[0]} samples but targets have {targets.shape[0]}")
     if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
         raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
-    if not inputs.is_floating_point():
-        inputs = inputs.to(torch.get_default_dtype())
     return inputs, targets.long()
 
 
@@ -228,12 +234,7 @@ def projected_jacobian(
     At scale α, the Jacobian of the α-scaled network is α^{L−1}·JR (homogeneity).
     """
     network = build_network(model, method=method, dtype=dtype)
-    if not isinstance(inputs, torch.Tensor):
-        inputs = torch.as_tensor(np.asarray(inputs))
-    if inputs.ndim == 0 or inputs.shape[0] == 0:
-        raise ValueError("empty data: inputs must have at least one sample along dimension 0")
-    if not inputs.is_floating_point():
-        inputs = inputs.to(torch.get_default_dtype())
+    inputs = check_inputs(inputs)
     basis = check_basis(basis, network.num_params).to(device=network.device, dtype=network.dtype)
     step = _chunk_size(chunk_size, network, inputs, basis.shape[1])
     blocks = network.basis_blocks(basis)

@@ -206,7 +206,7 @@ class LayeredNetwork:
             d, out, inp = a_dot.shape[0], g.shape[-1], a_dot.shape[-1]
             g2 = g.reshape(-1, out)
             a2 = a_dot.reshape(d, -1, inp)
-            return torch.einsum("mo,dmi->doi", g2, a2)
+            return torch.matmul(g2.T, a2)  # (out, m) @ (d, m, in): one batched GEMM
         w = self.weights[index]
 
         def one(a_i):
