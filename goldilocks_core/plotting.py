@@ -96,3 +96,227 @@ def log_alpha_axis(ax, label: str = r"initialisation scale $\alpha$") -> None:
     ax.set_xscale("log")
     ax.set_xlabel(label)
     ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=12))
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 4 (features of the zone) and Appendices B–C
+# (data from goldilocks_core.experiments.features)
+
+__all__ += [
+    "eq8_vs_alpha", "curvature_vs_dimension", "gamma_vs_entropy", "gradient_cosines",
+    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "gamma_limits",
+]
+
+_MODEL_COLORS = {"eq8": "#264653", "eq8_P": "#9c6644", "pink": "#f4a6c8", "red": "#c1121f"}
+
+
+def eq8_vs_alpha(curves, *, grouping: str = "label", axes=None):
+    """Fig. 3: true projected G-term curvature vs Eq. 8 over α, min/max bands over seeds.
+
+    ``curves``: :func:`goldilocks_core.experiments.features.fig3`'s first table. One panel per
+    setting; Eq. 8 with d = subspace dimension (solid) and d = P (dotted).
+    """
+    names = list(dict.fromkeys(curves["name"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.4), squeeze=False)
+        axes = axes[0]
+    series = [("pc_g_term", "true G-term", COLORS["g_term"], "-"),
+              (f"eq8_{grouping}", "Eq. 8, d = subspace dim.", _MODEL_COLORS["eq8"], "--"),
+              (f"eq8_{grouping}_P", "Eq. 8, d = P", _MODEL_COLORS["eq8_P"], ":")]
+    for ax, name in zip(axes, names):
+        sub = curves[curves["name"] == name]
+        stats = sub.groupby("alpha")
+        for col, label, color, ls in series:
+            lo, mid, hi = stats[col].min(), stats[col].median(), stats[col].max()
+            ax.plot(mid.index, mid.values, ls, color=color, label=label, lw=1.8)
+            ax.fill_between(mid.index, lo.values, hi.values, color=color, alpha=0.2, lw=0)
+        log_alpha_axis(ax)
+        ax.set_ylabel(r"positive curvature $\mathrm{Tr}/\Vert\cdot\Vert_F$")
+        ax.set_title(name, fontsize=10)
+    axes[0].legend(fontsize=8, loc="lower left")
+    return axes[0].figure
+
+
+def curvature_vs_dimension(df, *, ax=None):
+    """Fig. 4 left: projected G-term curvature (markers) and Eq. 8 (dashed) against d, one colour per α."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.4, 3.4))
+    alphas = sorted(df["alpha"].unique())
+    cmap = matplotlib.colormaps["viridis"]
+    for i, a in enumerate(alphas):
+        sub = df[df["alpha"] == a].sort_values("d")
+        color = cmap(0.15 + 0.7 * i / max(1, len(alphas) - 1))
+        ax.plot(sub["d"], sub["pc_g_term"], "o-", color=color, label=rf"$\alpha = {a:g}$", ms=4)
+        ax.plot(sub["d"], sub["eq8"], "--", color=color, lw=1.2)
+    d = np.array(sorted(df["d"].unique()), dtype=float)
+    ax.plot(d, np.sqrt(d), ":", color=COLORS["reference"], label=r"$\sqrt{d}$ (rank bound)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(d, [f"{int(x)}" for x in d])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("subspace dimension $d$")
+    ax.set_ylabel("positive curvature of the G-term")
+    ax.legend(fontsize=8, title="true (markers), Eq. 8 (dashed)", title_fontsize=8)
+    return ax.figure
+
+
+def gamma_vs_entropy(curves, average, *, num_classes: int = 10, ax=None):
+    """Fig. 4 right: Γ_p⁻² against softmax entropy, one pink curve per logit set, red for the average matrix."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.4, 3.4))
+    for _, sub in curves.groupby("set"):
+        sub = sub.sort_values("entropy")
+        ax.plot(sub["entropy"], sub["gamma_inv2"], color=_MODEL_COLORS["pink"], lw=0.9, alpha=0.9)
+    avg = average.sort_values("entropy")
+    ax.plot(avg["entropy"], avg["gamma_inv2"], color=_MODEL_COLORS["red"], lw=2.2, label="average matrix")
+    ax.plot([], [], color=_MODEL_COLORS["pink"], label="single logit sets")
+    ax.axhline(1.0, ls=":", color=COLORS["reference"], lw=1)
+    ax.axhline(1.0 / (num_classes - 1), ls=":", color=COLORS["reference"], lw=1)
+    ax.axvline(np.log(num_classes), ls=":", color=COLORS["reference"], lw=1)
+    ax.set_xlabel("softmax entropy (nats)")
+    ax.set_ylabel(r"$\Gamma_p^{-2}$")
+    ax.legend(fontsize=8, loc="upper right")
+    return ax.figure
+
+
+def gradient_cosines(pairs, *, axes=None):
+    """Fig. 5 left: mean gradient cosine between data sets (heat map) and measured vs Eq. 9's cosine."""
+    names = list(dict.fromkeys(list(pairs["a"]) + list(pairs["b"])))
+    idx = {n: i for i, n in enumerate(names)}
+    mean = np.eye(len(names))
+    for (a, b), sub in pairs.groupby(["a", "b"]):
+        mean[idx[a], idx[b]] = mean[idx[b], idx[a]] = sub["cosine"].mean()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), width_ratios=[1.0, 1.1])
+    ax = axes[0]
+    im = ax.imshow(mean, vmin=0, vmax=1, cmap="viridis")
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{mean[i, j]:.2f}", ha="center", va="center",
+                    color="white" if mean[i, j] < 0.6 else "black", fontsize=9)
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_title("gradient cosine (mean over inits)", fontsize=10)
+    ax.figure.colorbar(im, ax=ax, shrink=0.8)
+    ax = axes[1]
+    for (a, b), sub in pairs.groupby(["a", "b"], sort=False):
+        ax.scatter(sub["eq9_cosine"], sub["cosine"], s=18, label=f"{a} / {b}")
+    ax.plot([0, 1], [0, 1], ":", color=COLORS["reference"])
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(r"Eq. 9: $\cos(\hat Q_a - Q_a,\ \hat Q_b - Q_b)$")
+    ax.set_ylabel("measured gradient cosine")
+    ax.legend(fontsize=7, loc="lower right")
+    return axes[0].figure
+
+
+def gradient_vs_prior(df, summary, *, grouping: str = "all", ax=None):
+    """Fig. 5 right: ‖∇ℓ‖ against ‖Q̂ − Q‖ with the fitted line and the two slopes of Eq. 9."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 3.6))
+    x, y = df["delta_norm"].to_numpy(), df["grad_norm"].to_numpy()
+    ax.scatter(x, y, s=9, color=COLORS["hessian"], alpha=0.6, label="subsets with random priors")
+    grid = np.linspace(0, x.max() * 1.05, 50)
+    ax.plot(grid, summary["slope"] * grid + summary["intercept"], color=COLORS["h_term"],
+            label=f"least squares, slope {summary['slope']:.1f}")
+    exact, printed = summary[f"exact_{grouping}"], summary[f"printed_{grouping}"]
+    ax.plot(grid, exact * grid, "--", color=COLORS["g_term"], label=rf"$\sqrt{{P}}\,\sigma_c$ = {exact:.1f}")
+    ax.plot(grid, printed * grid, ":", color=_MODEL_COLORS["eq8_P"], label=rf"$P\sigma_c^2$ = {printed:.0f} (as printed)")
+    ax.set_ylim(0, y.max() * 1.15)
+    ax.set_xlim(0, grid[-1])
+    ax.set_xlabel(r"$\Vert \hat Q - Q \Vert_2$")
+    ax.set_ylabel(r"$\Vert \nabla_\theta \ell \Vert_2$")
+    ax.legend(fontsize=7.5, loc="upper left")
+    return ax.figure
+
+
+def init_statistics(df, *, axes=None):
+    """Fig. 6: per initialisation, entropy against curvature, loss and gradient norm (colour: curvature)."""
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(11.5, 3.3))
+    panels = [("pc_hessian", "positive curvature of $H_d$"), ("loss", "initial loss"),
+              ("grad_norm", r"$\Vert\nabla_\theta\ell\Vert_2$")]
+    for ax, (col, label) in zip(axes, panels):
+        sc = ax.scatter(df["mean_entropy"], df[col], c=df["pc_hessian"], cmap="viridis", s=12)
+        ax.set_xlabel("mean softmax entropy (nats)")
+        ax.set_ylabel(label)
+    axes[-1].figure.colorbar(sc, ax=list(axes), label="positive curvature", shrink=0.85)
+    return axes[0].figure
+
+
+def fort_ganguli_panels(out, *, axes=None):
+    """Fort & Ganguli's four properties in their random model (their Figs. 5–8), 2 × 2 panels.
+
+    ``out``: :func:`goldilocks_core.experiments.features.fort_ganguli_properties` with a sweep.
+    """
+    if axes is None:
+        _, axes = plt.subplots(2, 2, figsize=(9.0, 6.4))
+    axes = np.asarray(axes).reshape(-1)
+    lam = out["eigenvalues"]
+    ax = axes[0]
+    bins = np.linspace(0, lam.max() * 1.02, 80)
+    ax.hist(lam, bins=bins, color=COLORS["hessian"])
+    ax.axvline(out["noise_top"], color=COLORS["h_term"], ls="--", lw=1, label="top of the noise term")
+    ax.set_yscale("log")
+    ax.set_xlabel("Hessian eigenvalue")
+    ax.set_ylabel("count")
+    ax.set_title(f"(1) bulk + {out['num_outliers']} outliers", fontsize=10)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    cos2 = out["overlaps"]
+    idx = np.arange(1, len(cos2) + 1)
+    ax.scatter(idx, cos2, s=6, color=COLORS["hessian"], label=r"$\cos^2(g, v_i)$")
+    ax.plot(idx, np.cumsum(cos2), color=COLORS["g_term"], label="cumulative")
+    ax.set_xscale("log")
+    ax.set_xlabel("eigenvector index $i$ (by eigenvalue)")
+    ax.set_title(f"(2) {100 * out['power_top_k']:.0f}% of $\\Vert g\\Vert^2$ in the top {out['top_k']}", fontsize=10)
+    ax.legend(fontsize=8)
+    sweep = out["sweep"]
+    ax = axes[2]
+    ax.plot(sweep["sigma_z"], sweep["top_eigenvalue"], "o-", ms=3, color=COLORS["hessian"])
+    log_alpha_axis(ax, r"logit scale $\sigma_z$ ($\sigma_c$ growing)")
+    ax.set_ylabel(r"$\lambda_{\max}(H)$")
+    ax.set_title("(3) the top eigenvalue rises, then falls", fontsize=10)
+    ax = axes[3]
+    ax.plot(sweep["sigma_z"], sweep["positive_curvature"], "o-", ms=3, color=COLORS["g_term"])
+    log_alpha_axis(ax, r"logit scale $\sigma_z$")
+    ax.set_ylabel(r"$\mathrm{Tr}(H)/\Vert H\Vert_F$")
+    ax.set_title("(4) positive curvature falls with $\\sigma_z$", fontsize=10)
+    return axes[0].figure
+
+
+def expected_g_spectrum(monte_carlo, formula, *, ax=None, label: str | None = None):
+    """App. B: Monte-Carlo eigenvalues of E G (markers) against the bi-level formula (line), log scale."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 3.3))
+    mc = np.sort(np.asarray(monte_carlo))[::-1]
+    fo = np.sort(np.asarray(formula))[::-1]
+    i = np.arange(1, len(fo) + 1)
+    ax.step(i, fo, where="mid", color=COLORS["reference"], lw=1.5, label="App. B formula")
+    ax.scatter(i, mc, s=10, color=COLORS["g_term"], zorder=3, label="Monte Carlo")
+    ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue index $i$")
+    ax.set_ylabel(r"$\lambda_i(\mathbb{E}_e G)$")
+    if label:
+        ax.set_title(label, fontsize=10)
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
+def gamma_limits(table, *, ax=None):
+    """App. C: Γ_p² of p(S, ε) against ε (markers: Eq. 10) with the limits 4(S − 1)/(S + 2) (dashed)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 3.4))
+    cmap = matplotlib.colormaps["viridis"]
+    values = sorted(table["S"].unique())
+    for i, s in enumerate(values):
+        sub = table[table["S"] == s].sort_values("eps")
+        color = cmap(0.1 + 0.8 * i / max(1, len(values) - 1))
+        ax.plot(sub["eps"], sub["gamma2_closed"], "o-", ms=3, color=color, label=f"S = {s}")
+        ax.axhline(sub["limit"].iloc[0], ls="--", color=color, lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\varepsilon$")
+    ax.set_ylabel(r"$\Gamma_{p(S,\varepsilon)}^2$")
+    ax.legend(fontsize=7, ncol=2)
+    return ax.figure
