@@ -185,12 +185,33 @@ def _shared_prefix(a: str, b: str) -> int:
     return n
 
 
-def _resolve_short_names(app, env, node, contnode):
-    """``missing-reference``: a Python reference by short name, resolved if unambiguous.
+def _defining_name(target: str) -> str | None:
+    """``pkg.name`` re-exported from ``pkg.module`` → ``"pkg.module.name"`` (by importing)."""
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        modname = ".".join(parts[:cut])
+        try:
+            obj = sys.modules.get(modname) or importlib.import_module(modname)
+        except Exception:  # noqa: BLE001 - not a module: try a shorter prefix
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        home, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        return f"{home}.{qualname}" if home and qualname else None
+    return None
 
-    Candidates are the documented objects whose dotted name ends with the target and whose
-    type fits the role (``:func:`` → functions, …); among several, those nearest to the
-    referring module (longest shared dotted prefix) win; a tie stays unresolved.
+
+def _resolve_short_names(app, env, node, contnode):
+    """``missing-reference``: a Python reference by short or re-exported name.
+
+    A dotted target that imports (``goldilocks_core.estimators.hessian_operator``) resolves
+    to the page of the module that defines the object. Otherwise the candidates are the
+    documented objects whose dotted name ends with the target and whose type fits the role
+    (``:func:`` → functions, …); among several, those nearest to the referring module
+    (longest shared dotted prefix) win; a tie stays unresolved.
     """
     if node.get("refdomain") != "py" or node.get("refspecific"):
         return None
@@ -198,6 +219,11 @@ def _resolve_short_names(app, env, node, contnode):
     if not target or target.startswith(("~", ".")) or target.split(".")[0] in _EXTERNAL:
         return None
     domain = env.get_domain("py")
+    if "." in target and target.split(".")[0] in app.config.goldilocks_api_packages:
+        home = _defining_name(target)
+        if home and home in domain.objects and home != target:
+            obj = domain.objects[home]
+            return make_refnode(app.builder, node["refdoc"], obj.docname, obj.node_id, contnode, home)
     kinds = set(domain.objtypes_for_role(node.get("reftype", "obj")) or ())
     candidates = [name for name, obj in domain.objects.items()
                   if (name == target or name.endswith("." + target)) and not obj.aliased

@@ -14,7 +14,7 @@ Equation numbers
     "(i), (ii), …" so that it never collides with a paper number.
 
 MathJax
-    When ``book/_static/mathjax/tex-mml-chtml.js`` exists (``make mathjax`` copies it from the
+    Loaded on every page (titles with math appear in every page's sidebar). When ``book/_static/mathjax/tex-mml-chtml.js`` exists (``make mathjax`` copies it from the
     npm package ``mathjax@3``) the pages load that copy: math renders without internet.
     ``GOLDILOCKS_MATHJAX=cdn`` (or no local copy) keeps Sphinx's default, the jsDelivr CDN.
 """
@@ -77,6 +77,16 @@ def _choose_mathjax(app, config) -> None:
     config.mathjax_path = LOCAL_MATHJAX
 
 
+def _mathjax_everywhere(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context`` (before Sphinx's MathJax hook): load MathJax on every page.
+
+    Sphinx adds MathJax only to pages with math in their body, but a title with math
+    ("Eigenvalues of $\\E G_*$") is also shown in every page's sidebar, where it would stay
+    raw TeX.
+    """
+    app.env.get_domain("math").data["has_equations"][pagename] = True
+
+
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     """``html-page-context``: drop repeated ``<script>`` entries.
 
@@ -101,5 +111,6 @@ def setup(app):
     app.add_config_value("goldilocks_equation_prefixes", {}, "env", [dict])
     app.connect("config-inited", _choose_mathjax)
     app.connect("doctree-read", _number_equations)
+    app.connect("html-page-context", _mathjax_everywhere, priority=400)
     app.connect("html-page-context", _dedupe_scripts)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -67,10 +67,17 @@ def unavailable(reason: str):
 # -- the built book ---------------------------------------------------------------------------
 
 def _source_files() -> list[Path]:
-    files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    for folder, pattern in ((ROOT / "book", "*"), (ROOT / "goldilocks_core", "*.py")):
-        files += [p for p in folder.rglob(pattern) if p.is_file()
-                  and not {"api", "mathjax", ".ipynb_checkpoints", "__pycache__"} & set(p.relative_to(folder).parts)]
+    """What the HTML is built from: config, toc, the toc's documents, the book's extensions,
+    templates and static files (not the fetched MathJax), the bibliography, the package."""
+    from goldilocks_core.book import toc_files
+
+    files = [ROOT / "_config.yml", ROOT / "_toc.yml", *sorted((ROOT / "book").glob("*.bib"))]
+    for doc in toc_files(ROOT):
+        files += [p for p in (ROOT / f"{doc}{suffix}" for suffix in (".md", ".ipynb", ".rst")) if p.is_file()]
+    for folder in ("_ext", "_templates", "_static"):
+        files += [p for p in (ROOT / "book" / folder).rglob("*")
+                  if p.is_file() and "mathjax" not in p.parts and "__pycache__" not in p.parts]
+    files += [p for p in (ROOT / "goldilocks_core").rglob("*.py") if "__pycache__" not in p.parts]
     return files
 
 
@@ -135,7 +142,8 @@ def find_browser() -> tuple[str, str]:
     driver = os.environ.get("GOLDILOCKS_CHROMEDRIVER") or shutil.which("chromedriver")
     if driver is None and Path("/usr/bin/chromedriver").is_file():
         driver = "/usr/bin/chromedriver"
-    missing = [what for what, path in (("chromium", chromium), ("chromedriver", driver)) if not path]
+    missing = [what for what, path in (("chromium", chromium), ("chromedriver", driver))
+               if not path or not os.access(path, os.X_OK)]
     if missing:
         unavailable(f"{' and '.join(missing)} not found (Debian: apt-get install chromium chromium-driver)")
     return chromium, driver
