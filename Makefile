@@ -34,7 +34,7 @@ book: setup
 	$(BIN)/goldilocks book --profile $(PROFILE) --device $(DEVICE) \
 		$(if $(KERNEL),--kernel $(KERNEL)) $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
-test: setup unit nbval html
+test: setup unit nbval html browser
 
 unit: setup
 	$(BIN)/python -m pytest tests -q
