@@ -72,7 +72,11 @@ def _number_equations(app, doctree: nodes.document) -> None:
 
 def _choose_mathjax(app, config) -> None:
     local = Path(app.srcdir) / "book" / "_static" / LOCAL_MATHJAX
-    if os.environ.get("GOLDILOCKS_MATHJAX", "local").lower() == "cdn" or not local.is_file():
+    if not local.is_file():
+        return
+    if os.environ.get("GOLDILOCKS_MATHJAX", "local").lower() == "cdn":
+        # the CDN serves MathJax: leave the local copy (12 MB) out of _static
+        config.exclude_patterns = [*config.exclude_patterns, LOCAL_MATHJAX.split("/")[0]]
         return
     config.mathjax_path = LOCAL_MATHJAX
 
