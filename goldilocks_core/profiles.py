@@ -147,6 +147,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "image_span_decades": 1.0,
             "chunk_size": None,
             "gram_chunk_size": 128,
+            "robustness_seeds": [1, 2],
+            "robustness_alphas": alpha_grid(1.0, 2.25, 0.0625),
             "cache": False,
         },
         "paper": {
@@ -163,6 +165,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "image_span_decades": 1.0,
             "chunk_size": 10000,
             "gram_chunk_size": 32,
+            "robustness_seeds": [1, 2],
+            "robustness_alphas": alpha_grid(0.5, 2.5, 0.0625),
             "cache": True,
             "device": "cuda",
         },
