@@ -98,6 +98,104 @@ def log_alpha_axis(ax, label: str = r"initialisation scale $\alpha$") -> None:
     ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=12))
 
 
+# --- Appendix D, the pre-collapse regime (Fig. 10) ------------------------------------------
+__all__ += ["precollapse_curves", "eigenvector_row"]
+
+
+def _shade(ax, lo, hi, label=None):
+    ax.axvspan(lo, hi, color=COLORS["zone"], alpha=0.45, lw=0, label=label)
+
+
+def precollapse_curves(sweep, entropies, *, plateau=None, top: int = 5, threshold: float = 1e-3,
+                       floor: float = 1e-12):
+    """Fig. 10 (bottom) of the paper, in four panels over α.
+
+    (a) the ``top`` largest per-sample softmax entropies and the median (``entropies``: an
+    :func:`~goldilocks_core.experiments.precollapse.entropy_collapse` table; values below
+    ``floor`` drawn at ``floor``); (b) the number of samples with entropy > ``threshold``;
+    (c) the largest per-sample share of the first layer's Tr(G) (``sweep["dominant_share"]``);
+    (d) positive curvature of the Hessian, G-term and H-term (``sweep``, a curvature sweep
+    table). ``plateau`` (a ``Plateau`` with ``alpha_lo``/``alpha_hi``) is shaded everywhere.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(9.6, 6.2), sharex=True)
+    (a, b), (c, d) = axes
+    alpha = np.asarray(entropies["alpha"], dtype=float)
+    blues = plt.get_cmap("Blues")
+    for j in range(top, 0, -1):
+        col = f"entropy_{j}"
+        if col in entropies:
+            lab = "least confident" if j == 1 else (f"{j}th largest" if j == top else None)
+            a.plot(alpha, np.maximum(entropies[col], floor), color=blues(0.35 + 0.65 * (top - j + 1) / top),
+                   lw=2.0 if j == 1 else 1.1, label=lab)
+    a.plot(alpha, np.maximum(entropies["median_entropy"], floor), color=COLORS["reference"], ls="--",
+           label="median")
+    a.set_yscale("log")
+    a.set_ylim(floor, 5)
+    a.set_ylabel(r"per-sample entropy $\mathbb{H}(p^\mu)$ (nats)")
+    a.set_title("(a) entropies collapse one sample at a time")
+    a.legend(loc="lower left", fontsize=8)
+
+    count = np.asarray(entropies["num_uncertain"], dtype=float)
+    b.step(alpha, np.where(count > 0, count, np.nan), where="mid", color=COLORS["hessian"])  # log axis: 0 not drawn
+    b.axhline(1, color=COLORS["reference"], ls=":", lw=1)
+    b.set_yscale("log")
+    b.set_ylabel(rf"samples with $\mathbb{{H}} > {threshold:g}$")
+    b.set_title("(b) uncertain samples")
+
+    sa = np.asarray(sweep["alpha"], dtype=float)
+    c.plot(sa, sweep["dominant_share"], marker="o", ms=3, color=COLORS["g_term"])
+    c.set_ylim(0, 1.05)
+    c.set_ylabel(r"largest share $\mathrm{Tr}(G^{\mu})/\mathrm{Tr}(G)$, layer 1")
+    c.set_title("(c) one sample takes over the G-term")
+
+    for name, label in (("hessian", "Hessian"), ("g_term", "G-term"), ("h_term", "H-term")):
+        d.plot(sa, sweep[f"pc_{name}"], marker="o", ms=3, color=COLORS[name], label=label)
+    d.axhline(1, color=COLORS["reference"], ls=":", lw=1)
+    d.set_ylabel(r"positive curvature $\mathrm{Tr}/\|\cdot\|_F$")
+    d.set_title("(d) positive curvature")
+    d.legend(fontsize=8)
+    for ax in axes.flat:
+        if plateau is not None:
+            _shade(ax, plateau.alpha_lo, plateau.alpha_hi)
+        log_alpha_axis(ax)
+    for ax in axes[0]:
+        ax.set_xlabel("")
+    return fig
+
+
+def eigenvector_row(images, alphas, sample, *, cosines=None, sample_title: str = "least confident\nsample",
+                    cmap: str = "RdBu_r", scale: float = 1.6):
+    """Fig. 10 (top) of the paper: first-layer eigenvector images across α, then one input sample.
+
+    ``images``: (A, C, H, W) or (A, H, W); ``sample``: one input of the same shape. Each
+    panel has its own symmetric colour scale (as in the paper); titles give α and, when
+    ``cosines`` is passed, the cosine with ``sample``.
+    """
+    arr = np.asarray(images, dtype=float)
+    arr = arr.reshape(arr.shape[0], *arr.shape[-2:])
+    x = np.asarray(sample.detach().cpu() if hasattr(sample, "detach") else sample, dtype=float)
+    x = x.reshape(arr.shape[-2:])
+    n = arr.shape[0] + 1
+    fig, axes = plt.subplots(1, n, figsize=(scale * n, scale * 1.35))
+    for i, ax in enumerate(axes):
+        img = arr[i] if i < n - 1 else x
+        m = float(np.abs(img).max()) or 1.0
+        ax.imshow(img, cmap=cmap if i < n - 1 else "gray", vmin=-m if i < n - 1 else None,
+                  vmax=m if i < n - 1 else None, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(i == n - 1)
+        if i < n - 1:
+            title = rf"$\alpha$ = {alphas[i]:.3g}"
+            if cosines is not None:
+                title += f"\ncos = {cosines[i]:.3f}"
+            ax.set_title(title, fontsize=9)
+        else:
+            ax.set_title(sample_title, fontsize=9)
+    return fig
+
+
 # --------------------------------------------------------------------------------------------
 # Chapter 4 (features of the zone) and Appendices B–C
 # (data from goldilocks_core.experiments.features)
