@@ -44,7 +44,7 @@ nbval: setup
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider book/
 
 html: setup
-	$(BIN)/python -m jupyter_book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 benchmark: setup

@@ -132,10 +132,10 @@ def execute(
 def build_html(source: Path, output: Path) -> Path:
     """``jupyter-book build`` with ``-W -n --keep-going``: any warning fails the build."""
     cmd = [
-        sys.executable, "-m", "jupyter_book", "build", str(source),
+        sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(source),
         "--path-output", str(output), "-W", "-n", "--keep-going",
     ]
-    print("building HTML:", " ".join(cmd[2:]), flush=True)
+    print("building HTML: jupyter-book", " ".join(cmd[3:]), flush=True)
     done = subprocess.run(cmd)
     if done.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {done.returncode}); see the warnings above")

@@ -59,7 +59,7 @@ class Dataset:
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        """Shape of one input: ``(C, H, W)`` for images, ``(D,)`` for points."""
+        """The shape of one input, ``(C, H, W)`` for images and ``(D,)`` for points."""
         return tuple(self.inputs.shape[1:])
 
     @property
