@@ -418,3 +418,106 @@ def gamma_limits(table, *, ax=None):
     ax.set_ylabel(r"$\Gamma_{p(S,\varepsilon)}^2$")
     ax.legend(fontsize=7, ncol=2)
     return ax.figure
+
+# --- Chapters 1 and 3: the zone along α and T, and its Gauss–Newton anatomy (Fig. 1, Fig. 2) ---
+# (data from goldilocks_core.experiments.zone)
+__all__ += ["zone_figure", "gauss_newton_figure"]
+
+_ZONE_MODEL_COLORS = ("#1f3b73", "#9c6644", "#6a4c93", "#2a9d8f")
+
+
+def _seed_lines(ax, df, x: str, y: str, *, color, label=None, ls="-", transform=None):
+    """Mean over seeds (line) and min/max over seeds (band) of ``y`` against ``x``."""
+    stats = df.groupby(x)[y]
+    lo, mid, hi = stats.min(), stats.mean(), stats.max()
+    if transform is not None:
+        lo, mid, hi = transform(lo), transform(mid), transform(hi)
+    ax.plot(mid.index, mid.values, ls, color=color, lw=1.8, label=label)
+    ax.fill_between(mid.index, lo.values, hi.values, color=color, alpha=0.2, lw=0)
+
+
+def zone_figure(df, *, zones=None, num_seeds: int | None = None):
+    """Fig. 1: positive curvature (top) and local convexity (bottom) along the three rays.
+
+    ``df``: :func:`goldilocks_core.experiments.zone.fig1`'s table (columns ``model, seed,
+    sweep, alpha, temperature, pc_hessian, lc_hessian``). Columns: α at T = 1, α at T = α^L,
+    T at α = 1. Lines are means over seeds, bands min/max. ``zones``: optional
+    ``{model: (lo, hi)}`` α-intervals shaded in the first column (the zone).
+    """
+    models = list(dict.fromkeys(df["model"]))
+    fig, axes = plt.subplots(2, 3, figsize=(11.5, 5.6), sharey="row")
+    panels = [("alpha", "alpha", r"$\alpha$ at $T = 1$", r"initialisation scale $\alpha$"),
+              ("tied", "alpha", r"$\alpha$ at $T = \alpha^L$", r"initialisation scale $\alpha$"),
+              ("temperature", "temperature", r"$T$ at $\alpha = 1$", "softmax temperature $T$")]
+    for j, (sweep, x, title, xlabel) in enumerate(panels):
+        for i, model in enumerate(models):
+            sub = df[(df["model"] == model) & (df["sweep"] == sweep)]
+            color = _ZONE_MODEL_COLORS[i % len(_ZONE_MODEL_COLORS)]
+            _seed_lines(axes[0, j], sub, x, "pc_hessian", color=color, label=model)
+            _seed_lines(axes[1, j], sub, x, "lc_hessian", color=color, label=model)
+            if zones is not None and sweep == "alpha" and model in zones:
+                for ax in axes[:, j]:
+                    ax.axvspan(*zones[model], color=COLORS["zone"], alpha=0.35, lw=0)
+        for ax in axes[:, j]:
+            log_alpha_axis(ax, xlabel)
+            if sweep == "temperature":  # T spans 6L decades: a tick every L decades
+                ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=8))
+            if sweep != "tied":
+                ax.axvline(1.0, color=COLORS["reference"], lw=0.8, ls="--", zorder=0)
+        axes[0, j].set_title(title, fontsize=11)
+        axes[0, j].axhline(0.0, color=COLORS["reference"], lw=0.8, ls=":")
+        axes[1, j].axhline(0.5, color=COLORS["reference"], lw=0.8, ls=":")
+    axes[0, 0].set_ylabel(r"positive curvature $\mathrm{Tr}(H)/\Vert H\Vert_F$")
+    axes[1, 0].set_ylabel("local convexity\n(fraction of $\\lambda_i > 0$)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if num_seeds is not None:
+        labels = [f"{lab} (mean, min/max over {num_seeds} seeds)" for lab in labels]
+    fig.legend(handles, labels, loc="outside lower center", ncol=max(1, len(models)), fontsize=9)
+    return fig
+
+
+def gauss_newton_figure(df, *, strips=None, floor_decades: float = 3.0):
+    """Fig. 2: positive curvature (top) and spectral norms (bottom) of H, G-term and H-term over α.
+
+    ``df``: :func:`goldilocks_core.experiments.zone.fig2`'s table. One column per model; lines
+    are means over seeds, bands min/max. Norms are max|λ| at the true scale, drawn from their
+    log10 (``log10_norm_*``) on a log axis; values more than ``floor_decades`` decades below the
+    smallest H-term or small-α G-term norm (the collapsed G-term, down to 10^(−10⁶)) are drawn
+    at that floor. ``strips``: optional ``{model: [(lo, hi), …]}`` α-intervals where
+    ‖G‖₂ ≥ ‖H-term‖₂ (Eq. 6), shaded in both rows.
+    """
+    models = list(dict.fromkeys(df["model"]))
+    fig, axes = plt.subplots(2, len(models), figsize=(5.4 * len(models), 6.4), squeeze=False)
+    terms = [("hessian", "Hessian $H$"), ("g_term", "G-term"), ("h_term", "H-term")]
+    for j, model in enumerate(models):
+        sub = df[df["model"] == model]
+        top, bottom = axes[0, j], axes[1, j]
+        lh = sub["log10_norm_h_term"].to_numpy(dtype=float)
+        lg_small = sub.loc[sub["alpha"] <= 1.0, "log10_norm_g_term"].to_numpy(dtype=float)
+        lowest = np.nanmin(np.concatenate([lh[np.isfinite(lh)], lg_small[np.isfinite(lg_small)]]))
+        floor = np.floor(lowest - floor_decades)
+        for name, label in terms:
+            color = COLORS[name]
+            _seed_lines(top, sub, "alpha", f"pc_{name}", color=color, label=label)
+            _seed_lines(bottom, sub, "alpha", f"log10_norm_{name}", color=color, label=label,
+                        transform=lambda s, f=floor: 10.0 ** s.clip(lower=f))
+        if strips is not None:
+            for k, (lo, hi) in enumerate(strips.get(model, [])):
+                for ax in (top, bottom):
+                    ax.axvspan(lo, hi, color=COLORS["zone"], alpha=0.35, lw=0,
+                               label="‖G‖₂ ≥ ‖H-term‖₂" if (k == 0 and ax is top) else None)
+        bottom.set_yscale("log")
+        bottom.set_ylim(10.0**floor / 2, None)
+        top.axhline(0.0, color=COLORS["reference"], lw=0.8, ls=":")
+        top.set_title(model, fontsize=11)
+        for ax in (top, bottom):
+            log_alpha_axis(ax)
+        top.set_ylabel(r"positive curvature $\mathrm{Tr}/\Vert\cdot\Vert_F$")
+        bottom.set_ylabel(r"spectral norm $\Vert\cdot\Vert_2$ (true scale)")
+        collapsed = sub["log10_norm_g_term"] < floor
+        if collapsed.any():
+            bottom.annotate(f"G-term below $10^{{{floor:.0f}}}$\n(collapsed softmax)",
+                            xy=(sub.loc[collapsed, "alpha"].min(), 10.0**floor), xytext=(6, 10),
+                            textcoords="offset points", fontsize=8, color=COLORS["g_term"])
+    axes[0, 0].legend(fontsize=8, loc="center left")
+    return fig
