@@ -45,7 +45,7 @@ def set_style() -> None:
         "savefig.dpi": 150,
         "axes.spines.top": False,
         "axes.spines.right": False,
-        "axes.titleweight": "semibold",
+        "axes.titleweight": "bold",
         "legend.frameon": False,
         "figure.constrained_layout.use": True,
     })
