@@ -246,9 +246,23 @@ def test_fort_ganguli_properties_small():
     assert np.sum(out["overlaps"]) == pytest.approx(1.0)
     assert out["clustering"].q_sl == pytest.approx(out["q_sl_predicted"], abs=0.05)
     assert 0.5 < out["power_top_k"] <= 1.0
+    power = F.fort_ganguli_power([2, 3], n_samples=80, n_classes=5, dim=300, sigma_z=5.0)
+    assert power[0] == pytest.approx(out["power_top_k"], rel=1e-12) and power[1] != power[0]
     sw = out["sweep"]
     assert len(sw) == 3 and sw["top_eigenvalue"].iloc[1] > sw["top_eigenvalue"].iloc[2]
     assert sw["positive_curvature"].iloc[0] > sw["positive_curvature"].iloc[2]
+
+
+def test_clustering_on_a_random_subspace_approximates_the_full_space(tiny):
+    """q^SLSC, q^SL, q^DL (F&G Eq. 11–13) of JR on a 200-dim subspace vs the full Jacobian."""
+    from goldilocks_core.random_logit import logit_gradient_clustering
+
+    full = logit_gradient_clustering(full_jacobian(tiny), tiny.targets)
+    projected = F.projected_logits(tiny, 200, seed=3)
+    proj = logit_gradient_clustering(projected.jacobian, projected.targets)
+    assert full.q_sl > 0.1  # the digits MLP's logit gradients do cluster
+    for a, b in zip(full, proj):
+        assert abs(a - b) < 0.05, (full, proj)
 
 
 # --------------------------------------------------------------------------- App. B, C

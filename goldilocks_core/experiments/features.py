@@ -70,6 +70,7 @@ __all__ = [
     "init_statistics",
     "rank_correlations",
     "fort_ganguli_properties",
+    "fort_ganguli_power",
     "monte_carlo_expected_g",
     "gamma_limit_table",
     "fig3",
@@ -412,7 +413,7 @@ def gradient_cosines(model_spec: Mapping[str, Any], datasets: Sequence[Mapping[s
     ``num_samples``. For each init the gradient on each set and the Eq. 9 prediction: with
     orthogonal equal-length c_k the expected gradients Σ_k c_k Δ_k have cosine cos(Δ_a, Δ_b),
     Δ = Q̂ − Q. Returns ``(pairs, per_set)``: ``init, a, b, cosine, eq9_cosine`` and
-    ``init, dataset, delta_norm, grad_norm``.
+    ``init, dataset, delta_norm, grad_norm, num_params``.
     """
     dev, dtype = _device_dtype(device)
     num_samples = _check_int("num_samples", num_samples, 2)
@@ -440,7 +441,7 @@ def gradient_cosines(model_spec: Mapping[str, Any], datasets: Sequence[Mapping[s
             q = torch.bincount(ds.targets.cpu(), minlength=ds.num_classes).to(torch.float64) / len(ds)
             grads[name], deltas[name] = g, q_hat - q
             per.append({"init": int(init), "dataset": name, "delta_norm": float(deltas[name].norm()),
-                        "grad_norm": float(g.norm())})
+                        "grad_norm": float(g.norm()), "num_params": int(g.numel())})
         pairs = []
         for i, a in enumerate(names):
             for b in names[i + 1:]:
@@ -626,6 +627,25 @@ def fort_ganguli_properties(*, n_samples: int = 300, n_classes: int = 10, dim: i
         z = np.asarray(sweep_sigma_z, dtype=np.float64)
         out["sweep"] = model.sweep_sigma_z(z, growing_sigma_c(z, sigma_c, sigma_c_power))
     return out
+
+
+def fort_ganguli_power(seeds: Sequence[int], *, n_samples: int = 300, n_classes: int = 10, dim: int = 1000,
+                       sigma_z: float = 15.0, sigma_c: float | None = None, sigma_e: float | None = None,
+                       accuracy: float = 0.95, top_k: int | None = None) -> np.ndarray:
+    """Fraction of ‖g‖² in the top-k Hessian eigenvectors (F&G property 2) for several draws.
+
+    Same arguments as :func:`fort_ganguli_properties` (defaults: their setting, k = C); one
+    Hessian and one eigendecomposition per seed.
+    """
+    sigma_c = 1.0 / math.sqrt(dim) if sigma_c is None else sigma_c
+    sigma_e = 0.7 / math.sqrt(dim) if sigma_e is None else sigma_e
+    top_k = n_classes if top_k is None else _check_int("top_k", top_k)
+    out = []
+    for seed in seeds:
+        model = RandomLogitModel(n_samples, n_classes, dim, sigma_z, sigma_c, sigma_e, accuracy=accuracy,
+                                 generator=torch.Generator().manual_seed(int(seed)))
+        out.append(model.gradient_power_fraction(top_k))
+    return np.asarray(out)
 
 
 # --------------------------------------------------------------------------- App. B, C
