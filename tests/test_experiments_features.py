@@ -301,13 +301,13 @@ def test_paper_profile_code_path_on_a_cifar_shaped_stand_in(tmp_path, monkeypatc
     lenet = {"name": "LeNet-5 (stand-in)", "arch": "lenet5", "dataset": "gaussian", "data_options": gauss}
     cfg = settings(
         "features", "paper", device="cpu",
-        fig3_settings=[{**lenet, "num_samples": 20}], alphas=[0.1, 1.0, 10.0], subspace_dim=12, num_seeds=2,
-        dims=[10, 12], dims_num_samples=20, gamma_num_logit_sets=6, gamma_alphas=[0.01, 1.0, 100.0],
+        fig3_settings=[{**lenet, "num_samples": 10}], alphas=[0.1, 1.0, 10.0], subspace_dim=12, num_seeds=2,
+        dims=[10, 12], dims_num_samples=10, gamma_num_logit_sets=6, gamma_alphas=[0.01, 1.0, 100.0],
         cosine_setting=lenet, cosine_num_samples=20, cosine_num_inits=2,
         cosine_datasets=[{"dataset": "gaussian", "label": "A", "data_options": {"seed": 1}},
                          {"dataset": "gaussian", "label": "Gaussian images"}],
         prior_setting={**lenet, "num_samples": None}, prior_num_priors=4, prior_subset_size=20,
-        inits_setting={**lenet, "num_samples": 20}, num_inits=3,
+        inits_setting={**lenet, "num_samples": 10}, num_inits=3,
     )
     assert cfg.cache is True and cfg.profile == "paper"
     curves, seeds = F.fig3(cfg)
@@ -326,3 +326,20 @@ def test_paper_profile_code_path_on_a_cifar_shaped_stand_in(tmp_path, monkeypatc
     assert any(tmp_path.iterdir())
     again, _ = F.fig3(cfg)
     pd.testing.assert_frame_equal(again, curves)
+    # and the chapter's figures draw from these tables
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from goldilocks_core import plotting
+
+    fg = F.fort_ganguli_properties(n_samples=30, n_classes=4, dim=60, sweep_sigma_z=[0.1, 1.0, 10.0])
+    figures = [plotting.eq8_vs_alpha(curves), plotting.curvature_vs_dimension(dims),
+               plotting.gamma_vs_entropy(g_curves, g_avg), plotting.gradient_cosines(pairs),
+               plotting.gradient_vs_prior(df5, summary), plotting.init_statistics(d6),
+               plotting.fort_ganguli_panels(fg),
+               plotting.expected_g_spectrum(np.arange(5.0, 0, -1), np.arange(5.0, 0, -1)),
+               plotting.gamma_limits(F.gamma_limit_table([2, 3], [1e-3, 1e-2], 4))]
+    assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
+    plt.close("all")
