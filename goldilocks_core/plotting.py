@@ -521,3 +521,78 @@ def gauss_newton_figure(df, *, strips=None, floor_decades: float = 3.0):
                             textcoords="offset points", fontsize=8, color=COLORS["g_term"])
     axes[0, 0].legend(fontsize=8, loc="center left")
     return fig
+
+
+# --- App. A: spectral densities (bulk + outliers) ---------------------------------------
+__all__ += ["spectral_density_figure"]
+
+_TERM_LABELS = {"hessian": "Hessian $H$", "g_term": "G-term", "h_term": "H-term"}
+
+
+def _density_panel(ax, point, terms, *, floor_decades: float = 2.0, num_marked: int = 20) -> None:
+    """One α: log densities of ``terms`` on the shared grid, the bulk edge and the outliers."""
+    import matplotlib.transforms as mtransforms
+
+    any_density = next(iter(point.terms.values())).density
+    sigma = any_density.sigma
+    one_eigenvalue = 1.0 / (point.num_params * sigma * np.sqrt(2 * np.pi))  # peak of one smeared λ
+    floor = one_eigenvalue * 10.0 ** (-floor_decades)
+    peak = 0.0
+    for term in terms:
+        d = point.terms[term].density
+        ax.plot(d.grid, np.maximum(d.density, floor * 1e-3), color=COLORS[term], lw=1.3,
+                label=_TERM_LABELS[term], alpha=0.9)
+        peak = max(peak, float(d.density.max()))
+    ax.set_yscale("log")
+    ax.set_ylim(floor, peak * 3)
+    threshold = (1 + point.margin) * point.edge
+    ax.axvline(point.edge, color=COLORS["h_term"], ls="--", lw=1, label=r"bulk edge $\|H\text{-term}\|_2$")
+    if point.margin > 0:
+        ax.axvspan(point.edge, threshold, color=COLORS["h_term"], alpha=0.08, lw=0)
+    marks = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for term, y in (("hessian", 0.97), ("g_term", 0.91)):
+        if term not in point.terms or term not in terms:
+            continue
+        top = point.terms[term].top.values[:num_marked]
+        top = top[np.isfinite(top)]
+        out = top > threshold
+        ax.scatter(top[out], np.full(out.sum(), y), marker="v", s=22, color=COLORS[term], transform=marks,
+                   zorder=3, clip_on=False)
+        ax.scatter(top[~out], np.full((~out).sum(), y), marker="v", s=12, facecolors="none",
+                   edgecolors=COLORS[term], transform=marks, zorder=3, lw=0.7, clip_on=False)
+    counts = ", ".join(f"{_TERM_LABELS[t].split(' ')[0]} {point.outliers[t]}" for t in ("hessian", "g_term")
+                       if t in point.outliers)
+    ax.set_title(rf"$\alpha = {point.alpha:g}$, $T = {point.temperature:g}$ — outliers: {counts}", fontsize=10)
+    ax.set_xlabel(r"eigenvalue $\lambda$")
+    ax.set_ylabel("spectral density")
+
+
+def spectral_density_figure(points, *, main_alpha: float | None = 1.0, terms: Sequence[str] = ("hessian", "g_term", "h_term"),
+                            floor_decades: float = 2.0, num_marked: int = 20):
+    """Spectral densities (SLQ) of H, G-term and H-term, one panel per α (App. A).
+
+    ``points`` are :class:`goldilocks_core.experiments.spectra.SpectraPoint` s. The panel of
+    ``main_alpha`` spans the top row, the others share the bottom row. Each panel shows the
+    log density on the point's shared grid (floored ``floor_decades`` decades below the height
+    of a single smeared eigenvalue), the bulk edge ‖H-term‖₂ (dashed; the shaded band is the
+    counting margin) and the top eigenvalues of H (upper row of triangles) and of the
+    G-term (lower row); filled triangles are the outliers counted.
+    """
+    points = list(points)
+    if not points:
+        raise ValueError("points is empty: nothing to plot")
+    main = None
+    if main_alpha is not None:
+        main = next((p for p in points if np.isclose(p.alpha, main_alpha)), None)
+    others = [p for p in points if p is not main]
+    if main is None or not others:
+        fig, axes = plt.subplots(1, len(points), figsize=(4.6 * len(points), 3.4), squeeze=False)
+        panels = list(zip(axes[0], points))
+    else:
+        layout = [["main"] * len(others), [f"p{i}" for i in range(len(others))]]
+        fig, axd = plt.subplot_mosaic(layout, figsize=(4.7 * max(2, len(others)), 6.6))
+        panels = [(axd["main"], main)] + [(axd[f"p{i}"], p) for i, p in enumerate(others)]
+    for ax, point in panels:
+        _density_panel(ax, point, terms, floor_decades=floor_decades, num_marked=num_marked)
+    panels[0][0].legend(fontsize=8, loc="center right")
+    return fig

@@ -1,0 +1,379 @@
+"""Spectra of the loss Hessian, its G-term and its H-term: bulk, outliers and the BBP picture.
+
+App. A of Vysogorets, Dawid & Kempe (ICML 2024) surveys the "bulk + outliers" shape of
+neural-network Hessian spectra (Sagun et al. 2017; Ghorbani et al. 2019; Papyan 2020): the
+PSD G-term Jᵀ(diag p − ppᵀ)J carries a handful of large outliers tied to the classes, the
+H-term Σ_k (p − y)_k ∇²z_k a continuous bulk around zero, and the Hessian (Eq. 4) inherits
+both. §3 explains the edges of the Goldilocks zone by a BBP transition (Baik, Ben Arous &
+Péché 2005): once ‖G‖₂ falls below the H-term's bulk, the outliers sink into it.
+
+This driver measures that picture for one network at several (α, T):
+
+* :func:`lockstep_slq` — stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), all
+  probes advanced together so that every step is one block product (``matmat``). It
+  draws the same probes and returns the same nodes and weights as
+  :func:`goldilocks_core.estimators.slq_quadrature`, plus each probe's top Ritz values
+  with their residual bounds, which give the extreme eigenvalues for free.
+* :func:`count_outliers` — the number of eigenvalues above the bulk edge ‖H-term‖₂.
+* :func:`measure_spectra` — densities on a common grid, top eigenvalues, SLQ traces and
+  Frobenius norms and outlier counts of the three terms, for a list of α.
+* :func:`h_term_diagonal_blocks` — the layer-diagonal blocks of the H-term, which vanish
+  for bias-free ReLU networks, so that Tr(H-term) = 0 exactly (Pennington & Bahri 2017).
+
+Everything here is computation; the figure is :func:`goldilocks_core.plotting.spectral_density_figure`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from scipy.linalg import eigh_tridiagonal
+
+from ..estimators import SpectralDensity, gaussian_density, hessian_operator
+from ..estimators._common import Probes, as_square_operator, check_count
+from ..functional import parameter_slices
+from ..progress import progress_bar
+from ..validation import check_alpha, check_positive, check_temperature
+
+__all__ = [
+    "TERMS",
+    "RitzValues",
+    "LockstepSLQ",
+    "lockstep_slq",
+    "top_ritz_values",
+    "count_outliers",
+    "TermSpectrum",
+    "SpectraPoint",
+    "measure_spectra",
+    "h_term_diagonal_blocks",
+]
+
+TERMS = ("hessian", "g_term", "h_term")
+
+
+class RitzValues(NamedTuple):
+    """Ritz values of one Lanczos run (descending) and their residual bounds ‖Ay − θy‖."""
+
+    values: np.ndarray
+    residuals: np.ndarray
+
+
+class LockstepSLQ(NamedTuple):
+    """SLQ nodes and weights (all probes; Σ weights = 1) and each probe's Ritz values."""
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    ritz: list[RitzValues]
+    dim: int
+
+
+def _lanczos_block(op, V0: np.ndarray, num_steps: int, breakdown_tol: float = 1e-12):
+    """Independent Lanczos runs from the columns of ``V0``, advanced together.
+
+    The same recurrence as :func:`goldilocks_core.estimators.lanczos` (full
+    reorthogonalisation, twice; the same breakdown rule), but each step applies the
+    operator to all active probes in one ``matmat``. Returns per probe (alphas, betas,
+    final β) where the final β is the norm of the last residual (0 on breakdown).
+    """
+    dim, b = V0.shape
+    m = min(num_steps, dim)
+    Q = np.zeros((b, m, dim))
+    Q[:, 0, :] = (V0 / np.linalg.norm(V0, axis=0)).T
+    alphas = np.zeros((b, m))
+    betas = np.zeros((b, m))
+    length = np.zeros(b, dtype=int)
+    scale = np.zeros(b)
+    active = np.ones(b, dtype=bool)
+    for j in range(m):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        W = np.asarray(op.matmat(np.ascontiguousarray(Q[idx, j, :].T)), dtype=np.float64)
+        W = np.ascontiguousarray(W.reshape(dim, idx.size).T)
+        a = np.einsum("bd,bd->b", Q[idx, j, :], W)
+        alphas[idx, j] = a
+        for row, i in enumerate(idx):  # Gram–Schmidt against the probe's own basis, twice
+            basis = Q[i, : j + 1, :]
+            for _ in range(2):
+                W[row] -= (basis @ W[row]) @ basis
+        beta = np.linalg.norm(W, axis=1)
+        scale[idx] = np.maximum(scale[idx], np.maximum(np.abs(a), beta))
+        length[idx] = j + 1
+        stop = (beta <= breakdown_tol * scale[idx]) | (j == m - 1)
+        betas[idx, j] = np.where(beta <= breakdown_tol * scale[idx], 0.0, beta)
+        go = idx[~stop]
+        if go.size:
+            Q[go, j + 1, :] = W[~stop] / beta[~stop, None]
+        active[idx[stop]] = False
+    runs = []
+    for i in range(b):
+        k = length[i]
+        runs.append((alphas[i, :k].copy(), betas[i, : k - 1].copy(), float(betas[i, k - 1])))
+    return runs
+
+
+def lockstep_slq(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None,
+                 probe_block: int | None = None, progress: bool = True) -> LockstepSLQ:
+    """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017) with block products.
+
+    Draws ``num_probes`` normalised Rademacher probes exactly as
+    :func:`goldilocks_core.estimators.slq_quadrature` does, runs ``lanczos_steps``
+    Lanczos steps from each (``probe_block`` probes at a time, default all, sharing one
+    ``matmat`` per step) and returns the Gauss-quadrature nodes and weights (the weights of
+    each probe sum to 1/``num_probes``) and every probe's Ritz values, descending, with the
+    residual bounds |β_m U_{m,j}|.
+    """
+    op = as_square_operator(op)
+    num_probes = check_count("num_probes", num_probes)
+    steps = check_count("lanczos_steps", lanczos_steps)
+    result, _ = _slq_with_moments(op, num_probes=num_probes, lanczos_steps=steps, generator=generator,
+                                  probe_block=probe_block, progress=progress)
+    return result
+
+
+def top_ritz_values(ritz: Sequence[RitzValues], k: int) -> RitzValues:
+    """The k largest eigenvalues as the best Ritz lower bounds over several Lanczos runs.
+
+    By Cauchy interlacing the j-th largest Ritz value of any run is ≤ λ_j, so the maximum
+    over runs is the sharpest lower bound; its residual bounds |λ − θ| for the nearest
+    eigenvalue λ. Ranks that a short run does not reach are ``nan``.
+    """
+    k = check_count("k", k)
+    values = np.full((len(ritz), k), -np.inf)
+    residuals = np.full((len(ritz), k), np.inf)
+    for i, r in enumerate(ritz):
+        n = min(k, r.values.size)
+        values[i, :n], residuals[i, :n] = r.values[:n], r.residuals[:n]
+    best = np.argmax(values, axis=0)
+    top = values[best, np.arange(k)]
+    res = residuals[best, np.arange(k)]
+    missing = ~np.isfinite(top)
+    top[missing], res[missing] = np.nan, np.nan
+    return RitzValues(top, res)
+
+
+def count_outliers(eigenvalues, edge: float, *, margin: float = 0.0) -> int:
+    """Number of eigenvalues above the bulk edge by more than ``margin`` (relative).
+
+    Counts λ > (1 + ``margin``)·``edge``; ``nan`` entries are ignored. With the edge
+    ‖H-term‖₂ of :func:`measure_spectra` and no margin, a count ≥ 1 for the G-term is the
+    paper's zone criterion ‖G‖₂ > ‖H-term‖₂ (§3 of Vysogorets et al. 2024). A margin keeps
+    eigenvalues that merely hug the edge out of the count: λ_max(H) ≥ λ_max(H-term) always
+    holds, since the G-term is PSD (Weyl).
+    """
+    ev = np.asarray(eigenvalues, dtype=np.float64).reshape(-1)
+    try:
+        edge = float(edge)
+    except (TypeError, ValueError):
+        raise ValueError(f"edge must be a finite number >= 0, got {edge!r}") from None
+    if not np.isfinite(edge) or edge < 0:
+        raise ValueError(f"edge must be a finite number >= 0, got {edge!r}")
+    try:
+        margin = float(margin)
+    except (TypeError, ValueError):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}") from None
+    if not (np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    return int(np.sum(ev[np.isfinite(ev)] > (1.0 + margin) * edge))
+
+
+@dataclass(frozen=True)
+class TermSpectrum:
+    """One curvature object at one (α, T): its SLQ density, extreme eigenvalues and moments.
+
+    ``trace`` and ``squared_frobenius`` are the Hutchinson estimates that the SLQ probes give
+    for free (P·vᵀAv/‖v‖² and P·‖Av‖²/‖v‖², i.e. P·(T₁₁) and P·(T₁₁² + T₁₂²) of each
+    probe's tridiagonal), with standard errors over probes.
+    """
+
+    term: str
+    density: SpectralDensity
+    top: RitzValues
+    bottom: float
+    trace: float
+    trace_standard_error: float
+    squared_frobenius: float
+    squared_frobenius_standard_error: float
+
+    @property
+    def spectral_norm(self) -> float:
+        """max |λ| from the extreme Ritz values (a lower bound, sharp once converged)."""
+        return float(max(abs(self.top.values[0]), abs(self.bottom)))
+
+    @property
+    def frobenius(self) -> float:
+        return float(np.sqrt(max(self.squared_frobenius, 0.0)))
+
+    @property
+    def positive_curvature(self) -> float:
+        """Tr/‖·‖_F (Eq. 2) from the SLQ probes (``nan`` for the zero operator)."""
+        return self.trace / self.frobenius if self.frobenius > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class SpectraPoint:
+    """The Hessian, G-term and H-term at one (α, T), and the outliers above the bulk edge.
+
+    ``edge`` is ‖H-term‖₂; ``outliers[term]`` counts the term's eigenvalues above
+    (1 + ``margin``)·``edge`` (for ``"hessian"`` and ``"g_term"``).
+    """
+
+    alpha: float
+    temperature: float
+    num_params: int
+    terms: dict[str, TermSpectrum]
+    edge: float
+    margin: float = 0.0
+    outliers: dict[str, int] = field(default_factory=dict)
+
+
+def _moments(run_alphas: list[np.ndarray], run_betas: list[np.ndarray], dim: int):
+    """Per-probe Hutchinson samples from each tridiagonal: P·T₁₁ and P·(T₁₁² + T₁₂²)."""
+    a1 = np.array([a[0] for a in run_alphas])
+    b1 = np.array([b[0] if b.size else 0.0 for b in run_betas])
+    tr, f2 = dim * a1, dim * (a1**2 + b1**2)
+    n = tr.size
+    se = (lambda x: float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"))
+    return float(tr.mean()), se(tr), float(f2.mean()), se(f2)
+
+
+def _slq_with_moments(op, *, num_probes, lanczos_steps, generator, probe_block, progress):
+    """:func:`lockstep_slq` plus the per-probe first moments (one pass)."""
+    dim = op.shape[0]
+    block = num_probes if probe_block is None else check_count("probe_block", probe_block)
+    probes = Probes(generator)
+    V = np.concatenate([probes.rademacher(dim, 1) for _ in range(num_probes)], axis=1)
+    nodes, weights, ritz, alphas, betas = [], [], [], [], []
+    starts = range(0, num_probes, block)
+    for start in progress_bar(starts, enabled=progress and len(starts) > 1, desc="SLQ blocks"):
+        for a, b, last in _lanczos_block(op, V[:, start:start + block], lanczos_steps):
+            theta, U = (a.copy(), np.ones((1, 1))) if a.size == 1 else eigh_tridiagonal(a, b)
+            nodes.append(theta)
+            weights.append(U[0, :] ** 2 / num_probes)
+            order = np.argsort(theta)[::-1]
+            ritz.append(RitzValues(theta[order], np.abs(last * U[-1, order])))
+            alphas.append(a)
+            betas.append(b)
+    return LockstepSLQ(np.concatenate(nodes), np.concatenate(weights), ritz, dim), _moments(alphas, betas, dim)
+
+
+def measure_spectra(
+    setting,
+    alphas: Sequence[float],
+    *,
+    temperature: float = 1.0,
+    terms: Sequence[str] = TERMS,
+    num_probes: int = 10,
+    lanczos_steps: int = 80,
+    num_top: int = 20,
+    num_points: int = 1500,
+    resolution: float = 400.0,
+    margin: float = 0.1,
+    chunk_size: int | None = None,
+    probe_block: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[SpectraPoint]:
+    """Spectra of H(α, T), its G-term and its H-term (Eq. 4–5) for every α in ``alphas``.
+
+    Parameters
+    ----------
+    setting
+        A :class:`~goldilocks_core.experiments.setup.Setting` (model, inputs, targets).
+    alphas, temperature
+        The scales α (> 0) and the softmax temperature T; α ≠ 1 needs a homogeneous model.
+    terms
+        Which of ``"hessian"``, ``"g_term"``, ``"h_term"``; the H-term is always measured,
+        because its spectral norm is the bulk edge.
+    num_probes, lanczos_steps, probe_block
+        SLQ settings (:func:`lockstep_slq`); the same probes (seeded by ``seed``) for
+        every term and every α.
+    num_top
+        How many extreme eigenvalues to keep (best Ritz values over the probes).
+    num_points, resolution
+        The densities share one grid of ``num_points`` points per α; the Gaussian width is
+        σ = max(span of all nodes / ``resolution``, width of the H-term's spectrum /
+        ``lanczos_steps``): narrower than the spacing of the Gauss nodes, the smoothed
+        density would show a comb of quadrature nodes instead of the bulk.
+    margin
+        Outliers are eigenvalues above (1 + ``margin``)·‖H-term‖₂ (:func:`count_outliers`).
+
+    Returns one :class:`SpectraPoint` per α.
+    """
+    temperature = check_temperature(temperature)
+    alphas = [check_alpha(a) for a in alphas]
+    if not alphas:
+        raise ValueError("alphas is empty: give at least one scale")
+    wanted = list(dict.fromkeys(terms))
+    for term in wanted:
+        if term not in TERMS:
+            raise ValueError(f"terms must be among {', '.join(TERMS)}, got {term!r}")
+    if "h_term" not in wanted:
+        wanted.append("h_term")
+    num_top = check_count("num_top", num_top)
+    num_points = check_count("num_points", num_points, minimum=2)
+    resolution = check_positive("resolution", resolution)
+    count_outliers([], 1.0, margin=margin)  # validates the margin before any work
+    num_probes = check_count("num_probes", num_probes)
+    lanczos_steps = check_count("lanczos_steps", lanczos_steps)
+
+    points = []
+    jobs = [(a, t) for a in alphas for t in wanted]
+    raw: dict[tuple[float, str], tuple[LockstepSLQ, tuple]] = {}
+    for alpha, term in progress_bar(jobs, enabled=progress, desc="spectra"):
+        op = hessian_operator(setting.model, setting.inputs, setting.targets, alpha=alpha,
+                              temperature=temperature, term=term, chunk_size=chunk_size)
+        raw[alpha, term] = _slq_with_moments(op, num_probes=num_probes, lanczos_steps=lanczos_steps,
+                                             generator=seed, probe_block=probe_block, progress=False)
+    for alpha in alphas:
+        runs = {t: raw[alpha, t] for t in wanted}
+        every = np.concatenate([r.nodes for r, _ in runs.values()])
+        lo, hi = float(every.min()), float(every.max())
+        span = hi - lo
+        h_nodes = runs["h_term"][0].nodes
+        bulk = float(h_nodes.max() - h_nodes.min())  # m Lanczos steps resolve ≈ bulk / m
+        sigma = max(span / resolution, bulk / lanczos_steps)
+        if not sigma > 0:
+            sigma = max(abs(hi), 1.0) * 1e-3
+        grid = np.linspace(lo - 6 * sigma, hi + 6 * sigma, num_points)
+        spectra = {}
+        for term, (r, (tr, tr_se, f2, f2_se)) in runs.items():
+            density = SpectralDensity(grid, gaussian_density(r.nodes, r.weights, grid, sigma),
+                                      r.nodes, r.weights, float(sigma))
+            bottom = float(min(v.values[-1] for v in r.ritz))
+            spectra[term] = TermSpectrum(term, density, top_ritz_values(r.ritz, num_top), bottom,
+                                         tr, tr_se, f2, f2_se)
+        edge = spectra["h_term"].spectral_norm
+        outliers = {t: count_outliers(spectra[t].top.values, edge, margin=margin)
+                    for t in ("hessian", "g_term") if t in spectra}
+        points.append(SpectraPoint(alpha, temperature, r.dim, spectra, edge, margin, outliers))
+    return points
+
+
+def h_term_diagonal_blocks(model, inputs, targets, *, alpha: float = 1.0, temperature: float = 1.0,
+                           num_vectors: int = 2, chunk_size: int | None = None, seed: int = 0) -> dict[str, float]:
+    """‖H_ll V‖_F / ‖H_{·l} V‖_F for every parameter tensor l: how much of the H-term's column
+    block l lies on its diagonal block.
+
+    For a bias-free ReLU network the logits are linear in each weight tensor once the others
+    are fixed, so every diagonal block ∇²_{W_l} z_k of the H-term Σ_k (p − y)_k ∇²z_k vanishes
+    and Tr(H-term) = Σ_l Tr(H_ll) = 0 exactly (the block off-diagonal structure noted by
+    Pennington & Bahri 2017). ``V`` holds ``num_vectors`` Rademacher vectors supported on
+    block l.
+    """
+    num_vectors = check_count("num_vectors", num_vectors)
+    kwargs = dict(alpha=alpha, temperature=temperature, term="h_term", chunk_size=chunk_size)
+    full = hessian_operator(model, inputs, targets, **kwargs)
+    rng = np.random.default_rng(seed)
+    ratios = {}
+    for name, sl in parameter_slices(model).items():
+        block = hessian_operator(model, inputs, targets, parameters=name, **kwargs)
+        size = sl.stop - sl.start
+        V = rng.integers(0, 2, size=(size, num_vectors)) * 2.0 - 1.0
+        embedded = np.zeros((full.shape[0], num_vectors))
+        embedded[sl] = V
+        column = np.linalg.norm(full.matmat(embedded))
+        diagonal = np.linalg.norm(block.matmat(V))
+        ratios[name] = float(diagonal / column) if column > 0 else float("nan")
+    return ratios
