@@ -227,10 +227,16 @@ def main(argv=None) -> int:
     ref_samples = 50 if args.quick else None  # quick: Jacobian loop on 50 samples, extrapolated to N
     model, x, y, basis = workload(args.n, args.d, device)
     alphas = alpha_grid()
-    print(f"machine: {machine()}; device {device}; threads {args.threads}")
+    load_before = os.getloadavg()[0]
+    print(f"machine: {machine()}; device {device}; threads {args.threads}; load average {load_before:.1f}")
     print(f"workload: MLP 784-300-100-10 (P={models.num_parameters(model):,}), N={args.n}, d={args.d}, float32")
 
-    rows = []
+    class Rows(list):
+        def append(self, row):  # echo each measurement as it is taken
+            super().append(row)
+            print(f"  {row[0]}: {row[1]:.4f} s", flush=True)
+
+    rows = Rows()
     t_grad = timeit(lambda: full_batch_gradient(model, x, y), device, repeats * 3)
     rows.append(("(d) full-batch gradient", t_grad))
     t_point = timeit(lambda: decompose(model, x, y, basis, dtype=torch.float32), device, repeats)
@@ -269,7 +275,8 @@ def main(argv=None) -> int:
         print("  --quick: the 60k peak-RSS measurement is skipped (null)")
     elif not args.skip_60k:
         rss = measure_rss_60k(device, args.threads, timeout=900)
-    print()
+    print(f"\nload average (1 min) at start {load_before:.1f}, at end {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} logical CPUs (other jobs share them: times are minima over repeats)")
     width = max(len(r[0]) for r in rows)
     print(f"{'what':{width}s}  {'seconds':>10s}  {'× gradient':>10s}")
     for name, sec in rows:

@@ -248,3 +248,14 @@ def test_numpy_inputs_are_accepted(mlp_case):
     a = decompose(model, x.numpy(), y.numpy(), basis)
     b = decompose(model, x, y, basis)
     assert torch.allclose(a.hessian, b.hessian, rtol=1e-13, atol=0)
+
+
+def test_layerwise_and_generic_paths_agree_on_lenet5(conv_case):
+    model, x, y, basis = conv_case
+    x, y = x[:6], y[:6]
+    a = sweep_decompositions(model, x, y, basis, alphas=[0.5, 2.0], method="layerwise", progress=False)
+    b = sweep_decompositions(model, x, y, basis, alphas=[0.5, 2.0], method="hvp", chunk_size=4, progress=False)
+    for da, db in zip(a, b):
+        for name in ("hessian", "g_term", "h_term", "grad"):
+            u, v = getattr(da, name), getattr(db, name)
+            assert float((u - v).norm()) <= 1e-10 * float(v.norm()), name
