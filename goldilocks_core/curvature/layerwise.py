@@ -120,6 +120,8 @@ class LayeredNetwork:
         if not self.weights:
             raise ValueError("the model has no trainable weights")
         self.num_params = sum(s.stop - s.start for s in self.slices)
+        if self.num_params != sum(p.numel() for p in model.parameters() if p.requires_grad):
+            raise ValueError("the layer-wise engine needs every trainable parameter to be a layer weight")
         self.dtype, self.device = dtype, device
 
     # -- forward variants -------------------------------------------------------------
