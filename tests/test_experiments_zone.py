@@ -92,6 +92,15 @@ def test_loglog_slope_recovers_a_power_law_on_its_range():
         Z.loglog_slope(x, ly, x_max=1e-3)
 
 
+def test_error_bound_is_a_coarse_power_of_ten():
+    assert Z.error_bound(3e-16) == "< 1e-12" and Z.error_bound(0.0) == "0"
+    assert Z.error_bound(1.45e-11) == "< 1e-10" and Z.error_bound(1.8e-7) == "< 1e-06"
+    assert Z.error_bound(0.3) == "< 1e+00" and Z.error_bound(25.0) == "< 1e+02"
+    assert Z.error_bound(2e-9, floor=1e-8) == "< 1e-08"
+    with pytest.raises(ValueError):
+        Z.error_bound(-1.0)
+
+
 def test_relative_spread_and_seed_band():
     assert Z.relative_spread([2.0, 2.0, 2.0]) == 0.0
     assert Z.relative_spread([1.0, 3.0]) == pytest.approx(1.0)

@@ -20,7 +20,7 @@ Three layers of functions:
   :func:`~goldilocks_core.experiments.cached_map` when ``cfg.cache``;
 * pure functions on the resulting curves: :func:`seed_band`, :func:`peak`,
   :func:`intervals_where`, :func:`half_peak_interval`, :func:`interval_overlap`,
-  :func:`locate_zone`, :func:`loglog_slope`, :func:`relative_spread`.
+  :func:`locate_zone`, :func:`loglog_slope`, :func:`relative_spread`, :func:`error_bound`.
 """
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ __all__ = [
     "locate_zone",
     "loglog_slope",
     "relative_spread",
+    "error_bound",
 ]
 
 # The three rays of Fig. 1: α at T = 1, T at α = 1, and α at the tied temperature T = α^L.
@@ -337,10 +338,11 @@ def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: S
     ``temperatures`` may contain ``"alpha^L"`` (T = α^L, where Eq. 5 gives H' = α⁻²H).
     Matrices are compared as 10^scale × normalised matrix, so terms far below the float64
     range (the G-term of a collapsed softmax) are compared too. The G-term of a nearly
-    one-hot softmax is made of probabilities e^{−β(z_max − z_k)}, whose relative rounding
-    error is about ε·β·max_k|z_max − z_k|: column ``exponent_range`` = β·max_n(max_k z_nk −
-    min_k z_nk) (unscaled logits) bounds that condition number. Columns: ``alpha,
-    temperature, beta, tied, exponent_range`` and, for X ∈ {engine, formula} and M ∈ {hessian, g_term,
+    one-hot softmax is made of probabilities e^{−β(z_max − z_k)}: a rounding error δ in the
+    unscaled logits z becomes a relative error of about β·δ in them, so its error grows in
+    proportion to β. Columns ``exponent_range`` = β·max_n(max_k z_nk − min_k z_nk) (how
+    collapsed the softmax is) and ``logit_scale`` = max|z| (for the bound ε·β·max|z|).
+    Columns: ``alpha, temperature, beta, tied, exponent_range, logit_scale`` and, for X ∈ {engine, formula} and M ∈ {hessian, g_term,
     h_term}, ``err_X_M`` = ‖M_X − M_explicit‖_F/‖M_explicit‖_F; ``err_engine_grad``
     (projected gradients, Eq. 3's α⁻¹ included); ``err_tied_hessian`` where T = α^L: the
     relative error of H' = α⁻²H with H the unscaled Hessian at T = 1 (NaN elsewhere);
@@ -366,6 +368,7 @@ def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: S
     with torch.no_grad():
         z = model(inputs).to(torch.float64)
     logit_range = float((z.amax(-1) - z.amin(-1)).max())
+    logit_scale = float(z.abs().max())
     kw = {"degree": L, "chunk_size": chunk_size, "progress": False}
     # one projected Jacobian per network: the unscaled one (engine, formula) and each α-scaled copy
     engine = sweep_decompositions(model, inputs, targets, basis, alphas=[p[0] for p in points],
@@ -385,7 +388,7 @@ def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: S
         g_formula = (u.g_term_normalized, (2 * L - 2) * la - 2 * lt - 2 * lb + u.log10_g_term_scale)
         h_formula = (u.h_term_normalized, (L - 2) * la - lt - lb + u.log10_h_term_scale)
         row = {"alpha": a, "temperature": t, "beta": beta, "tied": tied,
-               "exponent_range": beta * logit_range}
+               "exponent_range": beta * logit_range, "logit_scale": logit_scale}
         for name in ("hessian", "g_term", "h_term"):
             row[f"err_engine_{name}"] = _rel_log(_scaled(eng, name), _scaled(ref, name))
         row["err_formula_hessian"] = _rel_log(_combine(g_formula, h_formula), _scaled(ref, "hessian"))
@@ -591,3 +594,22 @@ def relative_spread(values) -> float:
     if m == 0:
         raise ValueError("the mean of values is 0")
     return float((v.max() - v.min()) / m)
+
+
+def error_bound(x: float, floor: float = 1e-12) -> str:
+    """A printable bound on a small relative error that does not depend on rounding noise.
+
+    ``"< 1e-12"`` (``floor``) for anything below ``floor`` (float64 agreement), else
+    ``"< 1e-k"`` with 1e-k the next power of ten above ``x``; ``"0"`` for exact zero.
+    """
+    x = float(x)
+    if not x >= 0:
+        raise ValueError(f"an error must be a non-negative number, got {x!r}")
+    if x == 0.0:
+        return "0"
+    if x < floor:
+        return f"< {floor:.0e}"
+    if math.isinf(x):
+        return "inf"
+    k = math.floor(math.log10(x)) + 1
+    return f"< 1e+{k:02d}" if k >= 0 else f"< 1e-{-k:02d}"
