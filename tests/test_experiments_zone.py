@@ -215,6 +215,21 @@ def test_paper_profiles_code_path_on_gaussian_stand_ins(tmp_path, monkeypatch):
     assert (grads["rel_error"] < 1e-10).all()
     assert (hess["err_engine_h_term"] < 1e-10).all()
 
+    # the notebooks' analysis and figures on the paper profiles' tables (two models)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from goldilocks_core import plotting
+
+    mean = fig2.groupby(["model", "alpha"], sort=False, as_index=False)[
+        ["pc_hessian", "log10_norm_g_term", "log10_norm_h_term"]].mean()
+    strips = {}
+    for model, curve in mean.groupby("model", sort=False):
+        loc = Z.locate_zone(curve["alpha"], curve["pc_hessian"], curve["log10_norm_g_term"], curve["log10_norm_h_term"])
+        strips[model] = loc.strips
+    assert len(plotting.gauss_newton_figure(fig2, strips=strips).axes) == 4
+    assert len(plotting.zone_figure(fig1, num_seeds=1).axes) == 6
+
     # the cache served the second run
     assert len(list(tmp_path.rglob("*.pkl"))) == 2 * 1 + 2 * 2
     pd.testing.assert_frame_equal(Z.fig2(cfg3), fig2)

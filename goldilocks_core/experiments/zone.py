@@ -168,7 +168,8 @@ def run_seed(
       scaled weights* (:func:`~goldilocks_core.models.scale_parameters`), not through Eq. 5.
 
     The first two share one projected Jacobian and one H-term pass per distinct β = α^L/T
-    (:func:`~goldilocks_core.curvature.sweep_decompositions`). The basis is
+    (:func:`~goldilocks_core.curvature.sweep_decompositions`). ``dtype`` is the precision of
+    the model, the data and the curvature engine alike (float64 by default, also on CUDA). The basis is
     :func:`~goldilocks_core.subspace.random_basis` with seed ``BASIS_SEED_OFFSET + seed``.
 
     Returns one row per point: the columns of :func:`goldilocks_core.curvature.sweep`
@@ -198,14 +199,14 @@ def run_seed(
     if points:
         decs = sweep_decompositions(model, x, y, basis, alphas=[a for _, a, _ in points],
                                     temperatures=[t for _, _, t in points], chunk_size=chunk_size,
-                                    progress=progress)
+                                    dtype=dtype, progress=progress)
         for (name, a, t), dec in zip(points, decs):
             rows.append(_row(dec, sweep=name, alpha=a, temperature=t, beta=dec.beta))
     if "tied" in sweeps:
         for a in progress_bar(alphas, enabled=progress, desc="T = α^L"):
             t = _power(a, L)
             dec = decompose(scale_parameters(model, a), x, y, basis, alpha=1.0, temperature=t, degree=L,
-                            chunk_size=chunk_size)
+                            chunk_size=chunk_size, dtype=dtype)
             rows.append(_row(dec, sweep="tied", alpha=a, temperature=t, beta=1.0))
     out = pd.DataFrame(rows)
     out["model"] = setting.name
@@ -322,7 +323,7 @@ def _combine(g: tuple[torch.Tensor, float], h: tuple[torch.Tensor, float]) -> tu
 
 def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: Sequence[float],
                temperatures: Sequence[float | str], *, degree: int | None = None,
-               chunk_size: int | None = None) -> pd.DataFrame:
+               chunk_size: int | None = None, dtype: torch.dtype | None = None) -> pd.DataFrame:
     """Eq. 5 on every (α, T) of ``alphas`` × ``temperatures``, against explicitly scaled weights.
 
     Three computations of RᵀH'R = G' + H' for the α-scaled network at temperature T:
@@ -346,7 +347,8 @@ def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: S
     h_term}, ``err_X_M`` = ‖M_X − M_explicit‖_F/‖M_explicit‖_F; ``err_engine_grad``
     (projected gradients, Eq. 3's α⁻¹ included); ``err_tied_hessian`` where T = α^L: the
     relative error of H' = α⁻²H with H the unscaled Hessian at T = 1 (NaN elsewhere);
-    ``log10_norm_g_term`` (explicit, true scale).
+    ``log10_norm_g_term`` (explicit, true scale). ``dtype``: the engine's precision
+    (default: the model's, also on CUDA where the engine would otherwise use float32).
     """
     L = homogeneity_degree(model) if degree is None else int(degree)
     alphas = _check_alphas(alphas)
@@ -369,7 +371,9 @@ def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: S
         z = model(inputs).to(torch.float64)
     logit_range = float((z.amax(-1) - z.amin(-1)).max())
     logit_scale = float(z.abs().max())
-    kw = {"degree": L, "chunk_size": chunk_size, "progress": False}
+    if dtype is None:  # the model's own precision, not the engine's device default
+        dtype = next(p for p in model.parameters()).dtype
+    kw = {"degree": L, "chunk_size": chunk_size, "dtype": dtype, "progress": False}
     # one projected Jacobian per network: the unscaled one (engine, formula) and each α-scaled copy
     engine = sweep_decompositions(model, inputs, targets, basis, alphas=[p[0] for p in points],
                                   temperatures=[p[1] for p in points], **kw)
@@ -428,7 +432,7 @@ def identity_checks(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]
                              generator=torch.Generator().manual_seed(BASIS_SEED_OFFSET + seed))
         g = gradient_identity_errors(s.model, s.inputs, s.targets, alphas, degree=s.degree)
         h = eq5_errors(s.model, s.inputs, s.targets, basis, alphas, temps, degree=s.degree,
-                       chunk_size=cfg.get("chunk_size"))
+                       chunk_size=cfg.get("chunk_size"), dtype=dtype)
         g.insert(0, "model", s.name)
         h.insert(0, "model", s.name)
         grads.append(g)
