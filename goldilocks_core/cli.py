@@ -1,4 +1,6 @@
-"""``goldilocks`` command line: build the book, manage datasets::
+"""``goldilocks`` command line: build the book, manage datasets.
+
+Usage::
 
     goldilocks book --profile quick|paper --device auto|cpu|cuda [--chapters ...]
                     [--kernel NAME] [--out DIR] [--in-place] [--no-html]
@@ -15,7 +17,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="goldilocks", description=__doc__.splitlines()[0].rstrip(":"))
+    parser = argparse.ArgumentParser(prog="goldilocks", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     book = sub.add_parser("book", help="execute chapters with papermill and build the HTML book")
