@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
-from torch.func import jacrev, vmap
 
+from goldilocks_core.curvature import projected_jacobian
 from goldilocks_core.functional import flat_parameters, logits_function
 from goldilocks_core.models import mlp
 from goldilocks_core.random_logit import (
     estimate_sigmas,
     expected_g_curvature,
-    projected_logit_jacobian,
     softmax_hessian_factor,
 )
 from goldilocks_core.random_logit._checks import positive_curvature_of
@@ -52,26 +51,8 @@ def digits_setup():
     f = logits_function(model)
     theta = flat_parameters(model)
     basis = orthonormal_basis(theta.numel(), 100, g)
-    jr = projected_logit_jacobian(f, theta, x, basis)
+    jr = projected_jacobian(model, x, basis)  # JR by forward mode (checked against dense in test_curvature_dense)
     return f, theta, x, y, basis, jr, f(theta, x).detach()
-
-
-def test_projected_jacobian_matches_dense_jacobian():
-    g = torch.Generator().manual_seed(1)
-    model = mlp([6, 5, 4, 3], generator=g, dtype=DT)
-    f, theta = logits_function(model), flat_parameters(model)
-    x = torch.randn(7, 6, generator=g, dtype=DT)
-    basis = orthonormal_basis(theta.numel(), 4, g)
-    dense = vmap(jacrev(lambda t, xi: f(t, xi[None])[0]), in_dims=(None, 0))(theta, x)  # (N, K, P)
-    torch.testing.assert_close(projected_logit_jacobian(f, theta, x, basis), dense @ basis, rtol=1e-12, atol=1e-14)
-
-
-def test_scaled_network_jacobian_scales_by_alpha_to_the_l_minus_one(digits_setup):
-    f, theta, x, _, basis, jr, logits = digits_setup
-    alpha = 2.0
-    torch.testing.assert_close(f(alpha * theta, x[:64]), alpha**L * logits[:64], rtol=1e-12, atol=1e-12)
-    scaled = projected_logit_jacobian(f, alpha * theta, x[:64], basis[:, :10])
-    torch.testing.assert_close(scaled, alpha ** (L - 1) * jr[:64, :, :10], rtol=1e-12, atol=1e-12)
 
 
 def test_eq8_needs_the_subspace_dimension_not_p(digits_setup):

@@ -18,7 +18,7 @@ from .expected_g_term import (
 )
 from .expected_gradient import expected_gradient, expected_gradient_norm, expected_gradient_norm_exact, priors
 from .fort_ganguli_2019 import FORT_GANGULI_SETTING, RandomLogitModel, growing_sigma_c
-from .sigmas import SigmaEstimate, estimate_sigmas, projected_logit_jacobian
+from .sigmas import SigmaEstimate, estimate_sigmas
 from .softmax_hessian import (
     complement_probabilities,
     gamma_p,
@@ -50,7 +50,6 @@ __all__ = [
     "expected_gradient_norm_exact",
     "estimate_sigmas",
     "SigmaEstimate",
-    "projected_logit_jacobian",
     "logit_gradient_clustering",
     "LogitGradientClustering",
     "RandomLogitModel",

@@ -33,14 +33,13 @@ by about 1 + 1/N_k for the same reason.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
-from torch.func import jvp, vmap
 
 from ._checks import as_float_tensor
 
-__all__ = ["SigmaEstimate", "estimate_sigmas", "projected_logit_jacobian", "check_jacobian", "check_labels"]
+__all__ = ["SigmaEstimate", "estimate_sigmas", "check_jacobian", "check_labels"]
 
 
 class SigmaEstimate(NamedTuple):
@@ -105,27 +104,3 @@ def estimate_sigmas(projected_jacobian, labels=None, *, grouping: str | None = N
     sigma_c2 = (means**2).sum(-1).mean() / d
     sigma_e2 = ((j - means) ** 2).mean()
     return SigmaEstimate(float(sigma_c2), float(sigma_e2), means, d)
-
-
-def projected_logit_jacobian(
-    logits_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    theta: torch.Tensor,
-    inputs: torch.Tensor,
-    basis: torch.Tensor,
-) -> torch.Tensor:
-    """JR: the logit gradients on the subspace θ + Rθ̂, shape N × K × d.
-
-    ``logits_fn(θ, x) -> (N, K)`` is a pure function of the flat parameters (e.g.
-    :func:`goldilocks_core.functional.logits_function`); ``basis`` is R (P × d). Computed
-    with one forward-mode ``jvp`` per column of R, vectorised with ``vmap`` (cost ≈ d forward
-    passes, memory N·K·d): entry [μ, k, i] = ∂z_k(X^μ)/∂θ · R[:, i].
-    """
-    theta = theta.detach()
-    if basis.ndim != 2 or basis.shape[0] != theta.numel():
-        raise ValueError(f"basis must be P × d with P = {theta.numel()}, got shape {tuple(basis.shape)}")
-    basis = basis.to(theta.dtype)
-
-    def column(direction: torch.Tensor) -> torch.Tensor:
-        return jvp(lambda t: logits_fn(t, inputs), (theta,), (direction,))[1]
-
-    return vmap(column)(basis.T).permute(1, 2, 0).contiguous()
