@@ -596,3 +596,32 @@ def spectral_density_figure(points, *, main_alpha: float | None = 1.0, terms: Se
         _density_panel(ax, point, terms, floor_decades=floor_decades, num_marked=num_marked)
     panels[0][0].legend(fontsize=8, loc="center right")
     return fig
+
+
+__all__ += ["bbp_figure"]
+
+
+def bbp_figure(thetas, tops, overlaps, *, limit_thetas, limit_top, limit_overlap, sigma: float = 1.0,
+               dim: int | None = None):
+    """The BBP transition of a spiked Wigner matrix: top eigenvalue and eigenvector overlap vs θ.
+
+    ``tops``/``overlaps`` are the finite-size values at ``thetas``; ``limit_top`` and
+    ``limit_overlap`` the limits on the (finer) grid ``limit_thetas``
+    (:func:`goldilocks_core.experiments.spectra.bbp_outlier`,
+    :func:`~goldilocks_core.experiments.spectra.bbp_overlap`).
+    """
+    thetas = np.asarray(thetas, dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(8.6, 3.1))
+    size = f" (P = {dim})" if dim else ""
+    axes[0].plot(limit_thetas, limit_top, color=COLORS["reference"], lw=1.2, label="limit")
+    axes[0].plot(thetas, tops, "o", ms=4, color=COLORS["hessian"], label=f"finite size{size}")
+    axes[0].axhline(2 * sigma, color=COLORS["h_term"], ls="--", lw=1, label=r"bulk edge $2\sigma$")
+    axes[0].set_ylabel(r"top eigenvalue of $W + \theta uu^\top$")
+    axes[1].plot(limit_thetas, limit_overlap, color=COLORS["reference"], lw=1.2, label="limit")
+    axes[1].plot(thetas, overlaps, "o", ms=4, color=COLORS["g_term"], label=f"finite size{size}")
+    axes[1].set_ylabel(r"overlap $\langle u, v_1\rangle^2$")
+    for ax in axes:
+        ax.axvline(sigma, color=COLORS["reference"], ls=":", lw=1)
+        ax.set_xlabel(r"spike strength $\theta$")
+        ax.legend(fontsize=8)
+    return fig

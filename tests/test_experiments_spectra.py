@@ -130,3 +130,16 @@ def test_h_term_diagonal_blocks_vanish_for_relu_but_not_tanh():
                                                 nn.Linear(10, 3, bias=False)).to(torch.float64), generator=g)
     ratios = S.h_term_diagonal_blocks(smooth, s.inputs, s.targets)
     assert ratios["0.weight"] > 1e-3
+
+
+def test_bbp_limits_and_a_finite_spiked_wigner_matrix():
+    theta = np.array([0.5, 1.0, 2.0, 4.0])
+    np.testing.assert_allclose(S.bbp_outlier(theta), [2.0, 2.0, 2.5, 4.25])
+    np.testing.assert_allclose(S.bbp_overlap(theta), [0.0, 0.0, 0.75, 15 / 16])
+    np.testing.assert_allclose(S.bbp_outlier(2 * theta, sigma=2.0), 2 * S.bbp_outlier(theta))
+    top, overlap = S.spiked_wigner(500, [0.3, 3.0], seed=0)
+    assert top[0] == pytest.approx(2.0, abs=0.1) and overlap[0] < 0.05  # swallowed by the bulk
+    assert top[1] == pytest.approx(3 + 1 / 3, abs=0.25)  # O(dim^-1/2) fluctuations
+    assert overlap[1] == pytest.approx(8 / 9, abs=0.05)
+    with pytest.raises(ValueError, match="sigma"):
+        S.bbp_outlier(1.0, sigma=0)

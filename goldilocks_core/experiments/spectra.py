@@ -19,6 +19,8 @@ This driver measures that picture for one network at several (α, T):
   Frobenius norms and outlier counts of the three terms, for a list of α.
 * :func:`h_term_diagonal_blocks` — the layer-diagonal blocks of the H-term, which vanish
   for bias-free ReLU networks, so that Tr(H-term) = 0 exactly (Pennington & Bahri 2017).
+* :func:`bbp_outlier`, :func:`bbp_overlap`, :func:`spiked_wigner` — the BBP transition of
+  a Wigner matrix plus a rank-one spike, in the limit and at finite size.
 
 Everything here is computation; the figure is :func:`goldilocks_core.plotting.spectral_density_figure`.
 """
@@ -47,6 +49,9 @@ __all__ = [
     "SpectraPoint",
     "measure_spectra",
     "h_term_diagonal_blocks",
+    "bbp_outlier",
+    "bbp_overlap",
+    "spiked_wigner",
 ]
 
 TERMS = ("hessian", "g_term", "h_term")
@@ -377,3 +382,46 @@ def h_term_diagonal_blocks(model, inputs, targets, *, alpha: float = 1.0, temper
         diagonal = np.linalg.norm(block.matmat(V))
         ratios[name] = float(diagonal / column) if column > 0 else float("nan")
     return ratios
+
+
+def bbp_outlier(theta, sigma: float = 1.0) -> np.ndarray:
+    """Limit of the top eigenvalue of W + θuuᵀ (‖u‖ = 1), W Wigner with semicircle on [−2σ, 2σ].
+
+    The additive form of the BBP transition (Baik, Ben Arous & Péché 2005; Péché 2006;
+    Benaych-Georges & Nadakuditi 2011): θ + σ²/θ when θ > σ, otherwise the bulk edge 2σ,
+    where the spike is swallowed by the bulk.
+    """
+    sigma = check_positive("sigma", sigma)
+    theta = np.asarray(theta, dtype=np.float64)
+    safe = np.where(theta > sigma, theta, 2 * sigma)
+    return np.where(theta > sigma, safe + sigma**2 / safe, 2 * sigma)
+
+
+def bbp_overlap(theta, sigma: float = 1.0) -> np.ndarray:
+    """Limit of ⟨u, v⟩², v the top eigenvector of W + θuuᵀ: 1 − σ²/θ² above θ = σ, else 0."""
+    sigma = check_positive("sigma", sigma)
+    theta = np.asarray(theta, dtype=np.float64)
+    safe = np.where(theta > sigma, theta, sigma)
+    return np.where(theta > sigma, 1 - sigma**2 / safe**2, 0.0)
+
+
+def spiked_wigner(dim: int, thetas: Sequence[float], *, sigma: float = 1.0,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenvalue and squared overlap ⟨u, v⟩² of W + θuuᵀ for each θ, at finite ``dim``.
+
+    One GOE-like W (off-diagonal variance σ²/``dim``, bulk [−2σ, 2σ]) and one random unit
+    u shared by all θ, so the curves differ only through θ.
+    """
+    dim = check_count("dim", dim, minimum=2)
+    sigma = check_positive("sigma", sigma)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((dim, dim))
+    W = sigma * (X + X.T) / np.sqrt(2 * dim)
+    u = rng.standard_normal(dim)
+    u /= np.linalg.norm(u)
+    tops, overlaps = [], []
+    for theta in thetas:
+        values, vectors = np.linalg.eigh(W + float(theta) * np.outer(u, u))
+        tops.append(values[-1])
+        overlaps.append(float(vectors[:, -1] @ u) ** 2)
+    return np.array(tops), np.array(overlaps)
