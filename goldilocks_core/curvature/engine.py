@@ -10,6 +10,7 @@ Vysogorets et al., 2024), each as an O(1) matrix with a natural-log scale:
 and the projected logit-space gradient (1/N) Σ_n (J_nR)ᵀ(p_n − y_n) = exp(c_H)·ĝ.
 
 Two passes over the data, both chunked so that peak memory does not grow with N:
+
 1. logits z of every sample (no graph) → loss, entropy and the scales c_G, c_H per β;
 2. per chunk, the projected Jacobian JR (forward mode, vmapped over the d basis
    columns) once, then for every β the G rows from JR, and the H-term.

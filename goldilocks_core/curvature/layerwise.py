@@ -32,7 +32,7 @@ from torch.func import functional_call, jvp, vjp, vmap
 
 from ..functional import parameter_slices
 
-__all__ = ["LayeredNetwork", "is_layered"]
+__all__ = ["LayeredNetwork", "ChunkState", "is_layered"]
 
 _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # Parameter-free modules that are piecewise linear (zero second derivative a.e.).
@@ -151,7 +151,7 @@ class LayeredNetwork:
         return a, tuple(inputs)
 
     def basis_blocks(self, basis: torch.Tensor) -> list[torch.Tensor]:
-        """Each layer's block of the basis columns, shaped (d, *W_l.shape)."""
+        """Each layer's block of the basis columns, shaped ``(d, *W_l.shape)``."""
         d = basis.shape[1]
         return [basis[s].T.reshape(d, *w.shape) for s, w in zip(self.slices, self.weights)]
 
