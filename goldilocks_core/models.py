@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .validation import check_alpha
+from .validation import check_alpha, check_temperature
 
 __all__ = [
     "mlp",
@@ -26,6 +26,8 @@ __all__ = [
     "num_parameters",
     "scale_parameters",
     "homogeneity_error",
+    "resolve_degree",
+    "inverse_temperature",
 ]
 
 _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -182,3 +184,23 @@ def homogeneity_error(model: nn.Module, inputs: torch.Tensor, alphas, *, degree:
             got = scale_parameters(model, alpha)(inputs)
             out[float(alpha)] = float((got - expected).abs().max() / expected.abs().max())
     return out
+
+
+def resolve_degree(model: nn.Module, degree: int | None = None) -> int:
+    """L: ``degree`` if given (a positive int), else :func:`homogeneity_degree` of ``model``."""
+    if degree is None:
+        return homogeneity_degree(model)
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+        raise ValueError(f"degree must be a positive integer (the homogeneity degree L), got {degree!r}")
+    return degree
+
+
+def inverse_temperature(alpha: float, temperature: float, degree: int) -> float:
+    """β = α^L/T (Eq. 5): the inverse temperature that the unscaled logits z = f_θ see when the
+    network is scaled by α and its softmax runs at temperature T. Computed in log space;
+    ``ValueError`` if β is not a finite positive float64."""
+    a, t = check_alpha(alpha), check_temperature(temperature)
+    log_beta = degree * math.log(a) - math.log(t)
+    if log_beta > 709.0 or log_beta < -745.0:
+        raise ValueError(f"β = α^L/T = e^{log_beta:.1f} is outside the float64 range (α={alpha}, T={temperature}, L={degree})")
+    return math.exp(log_beta)

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..models import homogeneity_degree
-from ..validation import check_alpha, check_temperature
+from ..models import inverse_temperature, resolve_degree
 from . import metrics as _m
 from .engine import Projection, accumulate
 
@@ -56,24 +55,6 @@ def _times_pow10(M: torch.Tensor, scale: float) -> torch.Tensor:
     """M·10^scale in float64; exact zeros stay zero even when 10^scale overflows."""
     factor = _pow10(scale)
     return torch.where(M == 0, torch.zeros_like(M), M * factor)
-
-
-def resolve_degree(model: nn.Module, degree: int | None) -> int:
-    """L: ``degree`` if given (a positive int), else :func:`models.homogeneity_degree`."""
-    if degree is None:
-        return homogeneity_degree(model)
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
-        raise ValueError(f"degree must be a positive integer (the homogeneity degree L), got {degree!r}")
-    return degree
-
-
-def inverse_temperature(alpha: float, temperature: float, degree: int) -> float:
-    """β = α^L/T, computed in log space; ``ValueError`` if it is not a finite positive float."""
-    a, t = check_alpha(alpha), check_temperature(temperature)
-    log_beta = degree * math.log(a) - math.log(t)
-    if log_beta > 709.0 or log_beta < -745.0:
-        raise ValueError(f"β = α^L/T = e^{log_beta:.1f} is outside the float64 range (α={alpha}, T={temperature}, L={degree})")
-    return math.exp(log_beta)
 
 
 @dataclass(frozen=True, eq=False)

@@ -32,9 +32,9 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from .. import curvature, estimators, subspace
-from ..models import homogeneity_degree
+from ..models import homogeneity_degree, inverse_temperature, resolve_degree
 from ..progress import progress_bar
-from ..validation import check_alpha, check_positive, check_temperature
+from ..validation import check_alpha, check_positive
 
 __all__ = [
     "Plateau",
@@ -172,21 +172,6 @@ def image_alphas(center: float, num: int = 5, span_decades: float = 1.0) -> list
 # per-sample confidence
 
 
-def _beta(alpha: float, temperature: float, degree: int) -> float:
-    log_beta = degree * math.log(check_alpha(alpha)) - math.log(check_temperature(temperature))
-    if not abs(log_beta) < 700:
-        raise ValueError(f"beta = alpha^L / T = exp({log_beta:.1f}) overflows float64")
-    return math.exp(log_beta)
-
-
-def _degree(model: nn.Module, degree: int | None) -> int:
-    if degree is None:
-        return homogeneity_degree(model)
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
-        raise ValueError(f"degree must be a positive integer (the homogeneity degree L), got {degree!r}")
-    return degree
-
-
 def _chunk(chunk_size: int | None, n: int) -> int:
     if chunk_size is None:
         return max(n, 1)
@@ -218,11 +203,11 @@ def sample_entropies(model: nn.Module, inputs, alphas: Sequence[float], *, tempe
     The logits of the α-scaled network are α^L z (homogeneity, §2), so one forward pass
     serves every α. Pass ``logits`` (from :func:`sample_logits`) to skip that pass.
     """
-    L = _degree(model, degree)
+    L = resolve_degree(model, degree)
     z = sample_logits(model, inputs, chunk_size=chunk_size) if logits is None else torch.as_tensor(logits)
     out = []
     for a in alphas:
-        logp = torch.log_softmax(_beta(a, temperature, L) * z, dim=-1)
+        logp = torch.log_softmax(inverse_temperature(a, temperature, L) * z, dim=-1)
         h = -(logp.exp() * logp).sum(-1)
         out.append(h.clamp_min(0.0).detach().cpu().double().numpy())
     return np.stack(out)
@@ -497,7 +482,7 @@ def eigenvector_images(model: nn.Module, inputs, targets, alphas: Sequence[float
     entropies = sample_entropies(model, x, alphas, temperature=temperature, degree=L, logits=z)
     rows, images = [], []
     for i, a in enumerate(progress_bar(alphas, enabled=progress, desc="first-layer eigenvectors")):
-        beta = _beta(a, temperature, L)
+        beta = inverse_temperature(a, temperature, L)
         values, matrix = first_layer_eigenpairs(model, x, targets, a, k=2, parameter=name, temperature=temperature,
                                                 chunk_size=chunk_size, tol=tol, generator=generator)
         img = eigenvector_image(matrix, input_shape, reduce=reduce).reshape(-1)
@@ -615,7 +600,7 @@ def run(setting, *, alphas: Sequence[float], subspace_dim: int = 50, basis: str 
     L = homogeneity_degree(model)
     z = sample_logits(model, x, chunk_size=chunk_size)
     gram = first_layer_gram(model, x, chunk_size=gram_chunk_size, progress=progress)
-    shares = [g_term_trace_shares(gram, z, _beta(a, 1.0, L)) for a in table["alpha"]]
+    shares = [g_term_trace_shares(gram, z, inverse_temperature(a, 1.0, L)) for a in table["alpha"]]
     H = sample_entropies(model, x, table["alpha"].tolist(), degree=L, logits=z)
     table["dominant_share"] = [float(s.max()) for s in shares]
     table["dominant_sample"] = [int(s.argmax()) for s in shares]
