@@ -16,7 +16,6 @@ grow with N.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -25,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 
 from ..functional import flat_parameters, logits_function, parameter_slices
-from ..models import homogeneity_degree
+from ..models import homogeneity_degree, inverse_temperature
 from ..validation import check_alpha, check_temperature
 from . import products
 from ._common import check_count
@@ -117,10 +116,7 @@ class CurvatureOperator(LinearOperator):
                         "scale it explicitly with losses.scale_parameters and use alpha=1"
                     ) from None
         self.degree = check_count("degree", degree)
-        log_beta = self.degree * math.log(self.alpha) - math.log(self.temperature)
-        if not abs(log_beta) < 700:
-            raise ValueError(f"beta = alpha^L / T = exp({log_beta:.1f}) overflows float64")
-        self.beta = math.exp(log_beta)
+        self.beta = inverse_temperature(self.alpha, self.temperature, self.degree)
         self.scale = self.alpha ** -2  # ∇²_θ' = α⁻² ∇²_θ at θ' = αθ
 
         self.model = model
