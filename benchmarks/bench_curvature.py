@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but CUDA is not available")
-    repeats = 3 if args.quick else 7
+    repeats = 5 if args.quick else 7
     ref_points = 1 if args.quick else 3
     ref_samples = 50 if args.quick else None  # quick: Jacobian loop on 50 samples, extrapolated to N
     model, x, y, basis = workload(args.n, args.d, device)
