@@ -21,4 +21,5 @@ def progress_bar(iterable: Iterable[T], *, enabled: bool = True, **kwargs) -> It
     """``tqdm(iterable)`` when enabled (see :func:`progress_enabled`), else ``iterable`` itself."""
     if not progress_enabled(enabled):
         return iterable
-    return tqdm(iterable, leave=False, **kwargs)
+    # tqdm reads TQDM_* variables once, at import: decide here and pass the decision explicitly
+    return tqdm(iterable, leave=False, disable=False, **kwargs)

@@ -188,9 +188,9 @@ def accumulate(
     starts = range(0, N, step)
     bar = None
     if progress_enabled(progress):
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
-        bar = tqdm(total=len(starts) * len(betas), desc=desc, leave=False)
+        bar = tqdm(total=len(starts) * len(betas), desc=desc, leave=False, disable=False)
     try:
         for i in starts:
             x = inputs[i:i + step].to(device=network.device, dtype=network.dtype)

@@ -124,12 +124,6 @@ def md5sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _progress_disabled() -> bool | None:
-    """True when ``$TQDM_DISABLE`` is set to a true value; else tqdm decides (None: not a TTY)."""
-    value = os.environ.get("TQDM_DISABLE", "").strip().lower()
-    return True if value not in ("", "0", "false", "no") else None
-
-
 def _manual_hint(url: str, path: Path, md5: str) -> str:
     return (
         f"download {url} by hand and place it at {path} (md5 {md5}), "
@@ -150,7 +144,9 @@ def download_file(url: str, path: str | os.PathLike, md5: str, *, timeout: float
     import urllib.error
     import urllib.request
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
+
+    from ..progress import progress_enabled
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +163,7 @@ def download_file(url: str, path: str | os.PathLike, md5: str, *, timeout: float
                     length = response.headers.get("Content-Length")
                     expected_length = int(length) if length and length.isdigit() else None
                     with tqdm(total=expected_length, unit="B", unit_scale=True, unit_divisor=1024,
-                              desc=path.name, leave=False, disable=_progress_disabled()) as bar:
+                              desc=path.name, leave=False, disable=not progress_enabled()) as bar:
                         while True:
                             chunk = response.read(chunk_size)
                             if not chunk:
