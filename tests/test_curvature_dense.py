@@ -67,15 +67,6 @@ def dense_reference(model, x, y, basis, alpha, temperature):
     return R.T @ H @ R, R.T @ G @ R, R.T @ Hs @ R, R.T @ grad
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny float64 problems: OpenMP threads only add contention on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def rel(a, b):
     return float((a - b).norm() / b.norm())
 

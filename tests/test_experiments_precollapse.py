@@ -13,15 +13,6 @@ from goldilocks_core.experiments.setup import build
 from goldilocks_core.profiles import settings
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one intra-op thread avoids spin-waiting on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_mlp(seed=0, widths=(12, 7, 5, 4), n=9):
     g = torch.Generator().manual_seed(seed)
     net = models.mlp(list(widths), generator=g, dtype=torch.float64)
