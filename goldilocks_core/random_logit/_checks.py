@@ -90,14 +90,10 @@ def check_dimension(d, num_classes: int, name: str = "d") -> torch.Tensor:
 def positive_curvature_of(matrix: torch.Tensor) -> torch.Tensor:
     """Tr(M)/‖M‖_F (Eq. 2) of a batch of square matrices ``(..., n, n)``; 0 for the zero matrix.
 
-    The ratio is scale invariant, so M is divided by its largest entry first: this keeps
-    ‖M‖_F² from underflowing when M is tiny (p almost one-hot). The value of the zero matrix
-    is undefined (0/0); like the authors' code we report 0, "no positive curvature".
+    :func:`goldilocks_core.curvature.positive_curvature` with one convention changed: the value
+    of the zero matrix is undefined (0/0) and is NaN there; like the authors' code, the random
+    logit model reports 0, "no positive curvature" (a one-hot softmax).
     """
-    scale = matrix.abs().amax(dim=(-2, -1), keepdim=True)
-    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-    m = matrix / safe
-    trace = m.diagonal(dim1=-2, dim2=-1).sum(-1)
-    fro = torch.linalg.matrix_norm(m)
-    zero = scale[..., 0, 0] == 0
-    return torch.where(zero, torch.zeros_like(trace), trace / torch.where(zero, torch.ones_like(fro), fro))
+    from ..curvature.metrics import positive_curvature
+
+    return torch.nan_to_num(positive_curvature(matrix), nan=0.0)
