@@ -20,6 +20,7 @@ from ..validation import check_positive
 from ._common import Probes, as_square_operator, check_count
 
 __all__ = [
+    "lanczos_block",
     "LanczosResult",
     "lanczos",
     "ritz_values",
@@ -50,31 +51,65 @@ def lanczos(op, num_steps: int, *, v0=None, generator=None, keep_basis: bool = F
     """
     op = as_square_operator(op)
     dim = op.shape[0]
-    m = min(check_count("num_steps", num_steps), dim)
     q = Probes(generator).gaussian(dim)[:, 0] if v0 is None else np.asarray(v0, dtype=np.float64).reshape(-1)
     if q.size != dim:
         raise ValueError(f"v0 must have length {dim}, got {q.size}")
-    norm = np.linalg.norm(q)
-    if not norm > 0:
+    if not np.linalg.norm(q) > 0:
         raise ValueError("v0 must be a non-zero vector")
-    Q = np.zeros((dim, m))
-    Q[:, 0] = q / norm
-    alphas, betas = [], []
-    scale = 0.0
+    ((result, _),) = lanczos_block(op, q[:, None], num_steps, keep_basis=keep_basis, breakdown_tol=breakdown_tol)
+    return result
+
+
+def lanczos_block(op, starts: np.ndarray, num_steps: int, *, keep_basis: bool = False,
+                  breakdown_tol: float = 1e-12) -> list[tuple[LanczosResult, float]]:
+    """Independent Lanczos runs from the columns of ``starts`` (P×b), advanced together.
+
+    The recurrence of :func:`lanczos`, but each step applies the operator to all active runs
+    in one ``matmat`` (b products for the price of one call). Returns, per run, its
+    :class:`LanczosResult` and the norm of its last residual β_m (0 on breakdown), which
+    bounds the Ritz residuals |β_m U_{m,j}|.
+    """
+    op = as_square_operator(op)
+    V0 = np.asarray(starts, dtype=np.float64)
+    dim, b = V0.shape
+    if dim != op.shape[0]:
+        raise ValueError(f"start vectors must have length {op.shape[0]}, got {dim}")
+    m = min(check_count("num_steps", num_steps), dim)
+    Q = np.zeros((b, m, dim))
+    Q[:, 0, :] = (V0 / np.linalg.norm(V0, axis=0)).T
+    alphas = np.zeros((b, m))
+    betas = np.zeros((b, m))
+    length = np.zeros(b, dtype=int)
+    scale = np.zeros(b)
+    active = np.ones(b, dtype=bool)
     for j in range(m):
-        w = np.asarray(op.matvec(Q[:, j]), dtype=np.float64).reshape(-1)
-        alpha = float(Q[:, j] @ w)
-        alphas.append(alpha)
-        for _ in range(2):
-            w -= Q[:, :j + 1] @ (Q[:, :j + 1].T @ w)
-        beta = float(np.linalg.norm(w))
-        scale = max(scale, abs(alpha), beta)
-        if j == m - 1 or beta <= breakdown_tol * scale:
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
             break
-        betas.append(beta)
-        Q[:, j + 1] = w / beta
-    k = len(alphas)
-    return LanczosResult(np.array(alphas), np.array(betas[:k - 1]), Q[:, :k] if keep_basis else None)
+        W = np.asarray(op.matmat(np.ascontiguousarray(Q[idx, j, :].T)), dtype=np.float64)
+        W = np.ascontiguousarray(W.reshape(dim, idx.size).T)
+        a = np.einsum("bd,bd->b", Q[idx, j, :], W)
+        alphas[idx, j] = a
+        for row, i in enumerate(idx):  # Gram–Schmidt against the run's own basis, twice
+            basis = Q[i, : j + 1, :]
+            for _ in range(2):
+                W[row] -= (basis @ W[row]) @ basis
+        beta = np.linalg.norm(W, axis=1)
+        scale[idx] = np.maximum(scale[idx], np.maximum(np.abs(a), beta))
+        length[idx] = j + 1
+        breakdown = beta <= breakdown_tol * scale[idx]
+        stop = breakdown | (j == m - 1)
+        betas[idx, j] = np.where(breakdown, 0.0, beta)
+        go = idx[~stop]
+        if go.size:
+            Q[go, j + 1, :] = W[~stop] / beta[~stop, None]
+        active[idx[stop]] = False
+    runs = []
+    for i in range(b):
+        k = length[i]
+        basis = Q[i, :k, :].T.copy() if keep_basis else None
+        runs.append((LanczosResult(alphas[i, :k].copy(), betas[i, : k - 1].copy(), basis), float(betas[i, k - 1])))
+    return runs
 
 
 def ritz_values(result: LanczosResult, return_vectors: bool = False):

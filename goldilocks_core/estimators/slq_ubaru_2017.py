@@ -18,7 +18,7 @@ import numpy as np
 from ..progress import progress_bar
 from ..validation import check_positive
 from ._common import Probes, as_square_operator, check_count
-from .lanczos_1950 import lanczos, ritz_values
+from .lanczos_1950 import lanczos_block, ritz_values
 
 __all__ = ["SpectralDensity", "slq_quadrature", "gaussian_density", "spectral_density"]
 
@@ -34,24 +34,26 @@ class SpectralDensity(NamedTuple):
 
 
 def slq_quadrature(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None,
-                   progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                   probe_block: int = 1, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-quadrature nodes and weights of ``num_probes`` normalised Rademacher probes.
 
     Returns two 1-D arrays (all probes concatenated); the weights of each probe sum to
-    1/``num_probes``, so Σ w f(node) ≈ (1/P) Tr f(A).
+    1/``num_probes``, so Σ w f(node) ≈ (1/P) Tr f(A). ``probe_block`` probes advance together
+    (:func:`lanczos_block`, one ``matmat`` per step); memory grows as probe_block·steps·P.
     """
     op = as_square_operator(op)
     num_probes = check_count("num_probes", num_probes)
     steps = check_count("lanczos_steps", lanczos_steps)
+    block = check_count("probe_block", probe_block)
     probes = Probes(generator)
-    dim = op.shape[0]
+    V = np.concatenate([probes.rademacher(op.shape[0], 1) for _ in range(num_probes)], axis=1)
     nodes, weights = [], []
-    for _ in progress_bar(range(num_probes), enabled=progress and num_probes > 1, desc="SLQ"):
-        v = probes.rademacher(dim, 1)[:, 0]
-        result = lanczos(op, steps, v0=v)
-        theta, U = ritz_values(result, return_vectors=True)
-        nodes.append(theta)
-        weights.append(U[0, :] ** 2 / num_probes)
+    starts = range(0, num_probes, block)
+    for start in progress_bar(starts, enabled=progress and len(starts) > 1, desc="SLQ"):
+        for result, _ in lanczos_block(op, V[:, start:start + block], steps):
+            theta, U = ritz_values(result, return_vectors=True)
+            nodes.append(theta)
+            weights.append(U[0, :] ** 2 / num_probes)
     return np.concatenate(nodes), np.concatenate(weights)
 
 

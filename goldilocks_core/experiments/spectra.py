@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Sequence
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal
 
 from ..estimators import SpectralDensity, gaussian_density, hessian_operator
+from ..estimators.lanczos_1950 import lanczos_block, ritz_values
 from ..estimators._common import Probes, as_square_operator, check_count
 from ..functional import parameter_slices
 from ..progress import progress_bar
@@ -71,51 +71,6 @@ class LockstepSLQ(NamedTuple):
     weights: np.ndarray
     ritz: list[RitzValues]
     dim: int
-
-
-def _lanczos_block(op, V0: np.ndarray, num_steps: int, breakdown_tol: float = 1e-12):
-    """Independent Lanczos runs from the columns of ``V0``, advanced together.
-
-    The same recurrence as :func:`goldilocks_core.estimators.lanczos` (full
-    reorthogonalisation, twice; the same breakdown rule), but each step applies the
-    operator to all active probes in one ``matmat``. Returns per probe (alphas, betas,
-    final β) where the final β is the norm of the last residual (0 on breakdown).
-    """
-    dim, b = V0.shape
-    m = min(num_steps, dim)
-    Q = np.zeros((b, m, dim))
-    Q[:, 0, :] = (V0 / np.linalg.norm(V0, axis=0)).T
-    alphas = np.zeros((b, m))
-    betas = np.zeros((b, m))
-    length = np.zeros(b, dtype=int)
-    scale = np.zeros(b)
-    active = np.ones(b, dtype=bool)
-    for j in range(m):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        W = np.asarray(op.matmat(np.ascontiguousarray(Q[idx, j, :].T)), dtype=np.float64)
-        W = np.ascontiguousarray(W.reshape(dim, idx.size).T)
-        a = np.einsum("bd,bd->b", Q[idx, j, :], W)
-        alphas[idx, j] = a
-        for row, i in enumerate(idx):  # Gram–Schmidt against the probe's own basis, twice
-            basis = Q[i, : j + 1, :]
-            for _ in range(2):
-                W[row] -= (basis @ W[row]) @ basis
-        beta = np.linalg.norm(W, axis=1)
-        scale[idx] = np.maximum(scale[idx], np.maximum(np.abs(a), beta))
-        length[idx] = j + 1
-        stop = (beta <= breakdown_tol * scale[idx]) | (j == m - 1)
-        betas[idx, j] = np.where(beta <= breakdown_tol * scale[idx], 0.0, beta)
-        go = idx[~stop]
-        if go.size:
-            Q[go, j + 1, :] = W[~stop] / beta[~stop, None]
-        active[idx[stop]] = False
-    runs = []
-    for i in range(b):
-        k = length[i]
-        runs.append((alphas[i, :k].copy(), betas[i, : k - 1].copy(), float(betas[i, k - 1])))
-    return runs
 
 
 def lockstep_slq(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None,
@@ -252,8 +207,9 @@ def _slq_with_moments(op, *, num_probes, lanczos_steps, generator, probe_block, 
     nodes, weights, ritz, alphas, betas = [], [], [], [], []
     starts = range(0, num_probes, block)
     for start in progress_bar(starts, enabled=progress and len(starts) > 1, desc="SLQ blocks"):
-        for a, b, last in _lanczos_block(op, V[:, start:start + block], lanczos_steps):
-            theta, U = (a.copy(), np.ones((1, 1))) if a.size == 1 else eigh_tridiagonal(a, b)
+        for result, last in lanczos_block(op, V[:, start:start + block], lanczos_steps):
+            a, b = result.alphas, result.betas
+            theta, U = ritz_values(result, return_vectors=True)
             nodes.append(theta)
             weights.append(U[0, :] ** 2 / num_probes)
             order = np.argsort(theta)[::-1]
