@@ -16,19 +16,33 @@ PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
 export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup book test unit nbval html benchmark clean
+.PHONY: setup book test unit nbval html benchmark clean constraints
 
 setup: $(STAMP)
 
-# torch first, and only when the environment cannot import it (a CUDA build is kept);
-# installing the package afterwards finds torch>=2.4 satisfied and pulls no other build.
-$(STAMP): pyproject.toml
+# torch first, and only when the environment cannot import it (a CUDA build is kept); then the
+# package with every other dependency at the version in constraints.txt (what the committed
+# outputs were produced with, so nbval compares like with like). The torch pin is left out of
+# the constraints when another torch is already installed, so an existing build is never replaced.
+CONSTRAINTS := constraints.txt
+TORCH_PIN   := $(shell sed -n 's/^torch==//p' $(CONSTRAINTS))
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "installing torch==2.13.0"; $(PIP) install torch==2.13.0; }
-	@echo "installing goldilocks_core[book,test]"
-	@$(PIP) install -e ".[book,test]" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -c "import goldilocks_core, torch, jupyter_book, nbval, papermill" 
+	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "installing torch==$(TORCH_PIN)"; $(PIP) install torch==$(TORCH_PIN); }
+	@grep -v '^torch==' $(CONSTRAINTS) > $(VENV)/constraints-without-torch.txt
+	@echo "installing goldilocks_core[book,test] (versions from $(CONSTRAINTS))"
+	@$(PIP) install -c $(VENV)/constraints-without-torch.txt -e ".[book,test]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import goldilocks_core, torch, jupyter_book, nbval, papermill"
+	@$(BIN)/python -c "import torch, sys; v = torch.__version__.split('+')[0]; \
+		v == '$(TORCH_PIN)' or print(f'note: torch {v} here, the committed outputs used $(TORCH_PIN)', file=sys.stderr)"
 	@touch $@
+
+# After re-executing the book with new package versions: record them.
+constraints: setup
+	@{ sed -n '1,/^# Refresh/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable \
+		| grep -v goldilocks | sed 's/^torch==\([^+]*\)+.*/torch==\1/'; } > $(CONSTRAINTS).new
+	@mv $(CONSTRAINTS).new $(CONSTRAINTS) && echo "wrote $(CONSTRAINTS)"
 
 book: setup
 	$(BIN)/goldilocks book --profile $(PROFILE) --device $(DEVICE) \

@@ -71,12 +71,29 @@ def _run_data(args) -> int:
     return 1 if any(line.startswith("BAD") for line in problems) else 0
 
 
+def _one_line(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    if isinstance(err, OSError) and err.filename is not None and str(err.filename) not in text:
+        text = f"{text}: {err.filename}"
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; user errors print one line and return 2, a failing chapter 1."""
+    from .book import ChapterFailed
+
     args = _parser().parse_args(argv)
     try:
         return _run_book(args) if args.command == "book" else _run_data(args)
-    except (ValueError, RuntimeError, FileNotFoundError, ConnectionError) as err:
-        print(f"goldilocks: error: {err}", file=sys.stderr)
+    except ChapterFailed as err:
+        print(f"goldilocks: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("goldilocks: interrupted; committed notebooks are unchanged", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError, ConnectionError) as err:
+        kind = "" if isinstance(err, (ValueError, RuntimeError)) else f"{type(err).__name__}: "
+        print(f"goldilocks: error: {kind}{_one_line(err)}", file=sys.stderr)
         return 2
 
 

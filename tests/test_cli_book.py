@@ -112,3 +112,128 @@ def test_only_changed_parameters_are_injected(tmp_path):
     assert book._changed_parameters(path, {"profile": "paper", "device": "cuda", "seed": 0}) == {
         "profile": "paper", "device": "cuda"}
     assert book._changed_parameters(path, {"width": 6}) == {"width": 6}  # expressions are always passed
+
+
+# --- execution that never loses committed outputs; one-line errors --------------------------------
+
+def _toy_book(root: Path, source: str) -> Path:
+    """A checkout with one chapter whose single cell runs ``source``."""
+    import nbformat
+
+    (root / "book").mkdir(parents=True)
+    (root / "_config.yml").write_text("title: toy\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n- file: book/toy\n")
+    (root / "book" / "intro.md").write_text("# toy\n")
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "quick"\ndevice = "auto"\nseed = 0')
+    params.metadata["tags"] = ["parameters"]
+    committed = nbformat.v4.new_code_cell(source, execution_count=1,
+                                          outputs=[nbformat.v4.new_output("stream", text="committed\n")])
+    nb.cells = [params, committed]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = root / "book" / "toy.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_interrupted_in_place_run_leaves_the_notebook_untouched(tmp_path, monkeypatch):
+    import papermill
+
+    path = _toy_book(tmp_path, "print('committed')")
+    before = path.read_bytes()
+
+    def interrupted(src, out, **kwargs):  # papermill writes cell by cell, then Ctrl-C arrives
+        Path(out).write_text("half-executed")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        book.build(root=tmp_path, in_place=True, html=False, device="cpu")
+    assert path.read_bytes() == before
+    assert not list((tmp_path / "_build").rglob("*.ipynb"))  # no partial copy is left behind
+
+
+def test_failing_chapter_is_named_with_its_cell_and_partial_file(tmp_path, monkeypatch, capsys):
+    path = _toy_book(tmp_path, "raise ValueError('boom')")
+    before = path.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(["book", "--in-place", "--no-html", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after papermill's progress bar
+    assert err.startswith("goldilocks: error:")
+    assert "\n" not in err and "toy.ipynb failed in cell" in err and "ValueError: boom" in err
+    partial = tmp_path / "_build" / "partial" / "book" / "toy.ipynb"
+    assert str(partial) in err and partial.is_file()
+    assert path.read_bytes() == before
+
+
+def test_sigterm_shuts_the_kernel_down_and_keeps_the_notebook(tmp_path):
+    import os
+    import signal
+    import time
+
+    path = _toy_book(tmp_path, "import os, time\nopen('kernel.pid', 'w').write(str(os.getpid()))\ntime.sleep(60)")
+    before = path.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "goldilocks_core", "book", "--in-place", "--no-html",
+                             "--device", "cpu"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pid_file = tmp_path / "book" / "kernel.pid"
+    deadline = time.time() + 60
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    kernel = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == 130
+    assert path.read_bytes() == before
+    for _ in range(100):  # the kernel is shut down (or at least gone) shortly after
+        try:
+            os.kill(kernel, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(kernel, signal.SIGKILL)
+        pytest.fail("the kernel outlived the interrupted run")
+
+
+@pytest.mark.parametrize("out, message", [("book/copies", "inside book/"), (".", "the checkout itself"),
+                                          ("_config.yml", "not a folder")])
+def test_out_folders_that_would_collide_are_refused(tmp_path, monkeypatch, capsys, out, message):
+    _toy_book(tmp_path, "print('committed')")
+    monkeypatch.chdir(tmp_path)
+    assert main(["book", "--no-html", "--device", "cpu", "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("goldilocks: error:") and message in err and "\n" not in err
+
+
+def test_unknown_kernel_and_os_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    _toy_book(tmp_path, "print('committed')")
+    monkeypatch.chdir(tmp_path)
+    assert main(["book", "--no-html", "--device", "cpu", "--kernel", "no-such-kernel"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown Jupyter kernel 'no-such-kernel'" in err and "\n" not in err
+
+    def denied(root, out):
+        raise PermissionError(13, "Permission denied", str(out))
+
+    monkeypatch.setattr(book, "_copy_sources", denied)
+    assert main(["book", "--no-html", "--device", "cpu", "--out", "elsewhere"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("goldilocks: error: PermissionError") and "elsewhere" in err and "\n" not in err
+
+
+def test_not_a_directory_is_one_line(tmp_path, monkeypatch, capsys):
+    _toy_book(tmp_path, "print('committed')")
+    monkeypatch.chdir(tmp_path)
+    assert main(["book", "--no-html", "--device", "cpu", "--out", "_config.yml/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("goldilocks: error: NotADirectoryError") and "\n" not in err
+
+
+def test_executed_kernels_have_progress_bars_off(monkeypatch):
+    seen = {}
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    with book._quiet_kernels():
+        seen["inside"] = __import__("os").environ.get("TQDM_DISABLE")
+    assert seen["inside"] == "1" and "TQDM_DISABLE" not in __import__("os").environ
+
