@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .profiles import PROFILE_NAMES
+from .profiles import check_profile
 from .progress import progress_enabled
 
 __all__ = ["project_root", "toc_files", "chapters", "execute", "build_html", "build", "ChapterFailed"]
@@ -185,8 +185,7 @@ def execute(
     previous file (for ``dst == src``, the committed notebook) untouched and shuts the kernel
     down. A failing chapter raises :class:`ChapterFailed` naming the cell and the partial file.
     """
-    if profile not in PROFILE_NAMES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILE_NAMES)}")
+    profile = check_profile(profile)
     check_kernel(kernel)
     params = {"profile": profile, "device": device, **(parameters or {})}
     if seed is not None:

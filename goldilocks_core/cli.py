@@ -11,9 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .profiles import PROFILE_NAMES
+from .profiles import PROFILE_NAMES, check_profile
 
 __all__ = ["main"]
+
+
+def _profile(value: str) -> str:
+    try:
+        return check_profile(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     book = sub.add_parser("book", help="execute chapters with papermill and build the HTML book")
-    book.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+    book.add_argument("--profile", default="quick", type=_profile,
+                      help=f"{', '.join(PROFILE_NAMES)} or a .toml profile file (default: quick)")
     book.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     book.add_argument("--seed", type=int, default=None, help="override every chapter's seed")
     book.add_argument("--chapters", nargs="*", default=None, help="chapter names or stems (default: all in _toc.yml)")

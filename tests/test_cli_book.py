@@ -56,7 +56,7 @@ def test_cli_errors_are_one_line(argv, message, capsys):
 def test_cli_rejects_unknown_profile():
     done = subprocess.run([sys.executable, "-m", "goldilocks_core", "book", "--profile", "fast"],
                           capture_output=True, text=True)
-    assert done.returncode == 2 and "invalid choice: 'fast'" in done.stderr
+    assert done.returncode == 2 and "unknown profile 'fast'" in done.stderr
 
 
 def test_cached_reuses_and_invalidates(tmp_path):

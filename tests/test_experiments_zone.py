@@ -10,7 +10,8 @@ from torch import nn
 from goldilocks_core import models
 from goldilocks_core.experiments import zone as Z
 from goldilocks_core.experiments.setup import build
-from goldilocks_core.profiles import alpha_grid, settings
+from goldilocks_core.curvature import alpha_grid
+from goldilocks_core.profiles import settings
 from goldilocks_core.subspace import random_basis
 
 TINY = {"name": "tiny MLP", "arch": "mlp", "widths": [64, 12, 8, 10], "dataset": "digits", "num_samples": 40}

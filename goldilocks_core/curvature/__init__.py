@@ -25,10 +25,10 @@ Public API:
 from .decomposition import Decomposition, decompose, inverse_temperature
 from .engine import METHODS, projected_jacobian
 from .metrics import eigenvalues, lambda_max, local_convexity, positive_curvature, spectral_norm
-from .sweep import TIED, sweep, sweep_decompositions, sweep_points
+from .sweep import TIED, alpha_grid, sweep, sweep_decompositions, sweep_points
 
 __all__ = [
-    "Decomposition", "decompose", "sweep", "sweep_decompositions", "sweep_points", "TIED",
+    "Decomposition", "decompose", "sweep", "sweep_decompositions", "sweep_points", "TIED", "alpha_grid",
     "projected_jacobian", "inverse_temperature", "METHODS",
     "positive_curvature", "local_convexity", "spectral_norm", "lambda_max", "eigenvalues",
 ]

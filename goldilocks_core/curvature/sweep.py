@@ -10,19 +10,38 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from ..profiles import alpha_grid
 from ..validation import check_alpha, check_temperature
 from .decomposition import Decomposition, assemble, inverse_temperature, resolve_degree
 from .engine import accumulate
 
-__all__ = ["sweep", "sweep_decompositions", "sweep_points", "TIED"]
+__all__ = ["sweep", "sweep_decompositions", "sweep_points", "alpha_grid", "TIED"]
 
 TIED = "alpha^L"  # temperatures=TIED sets T = α^L (β = 1: every α in the zone, Fig. 1 middle)
 _TIED_SPELLINGS = {"alpha^L", "alpha**L", "alpha^l", "alpha**l"}
+
+
+def alpha_grid(lo: float = -3.0, hi: float = 3.0, step: float = 0.25) -> list[float]:
+    """10^(lo … hi) in exponent steps of ``step``; the defaults are the authors' 25-point grid.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Exponents of the first and last value.
+    step : float
+        Exponent step.
+
+    Returns
+    -------
+    list of float
+        ``[10**lo, …, 10**hi]``.
+    """
+    n = int(round((hi - lo) / step)) + 1
+    return [float(10.0**e) for e in np.linspace(lo, hi, n)]
 
 
 def _as_list(name: str, value) -> list[float] | None:

@@ -543,12 +543,13 @@ class PrecollapseExperiment:
     h_term_ratio: float
 
 
-def curvature_sweep(setting, *, alphas: Sequence[float], subspace_dim: int = 50, basis: str = "orthonormal",
-                    seed: int = 0, chunk_size: int | None = None, progress: bool = True) -> pd.DataFrame:
+def curvature_sweep(setting, *, alphas: Sequence[float], subspace_dim: int = 50,
+                    basis_kind: str = "orthonormal", seed: int = 0, chunk_size: int | None = None,
+                    progress: bool = True) -> pd.DataFrame:
     """:func:`goldilocks_core.curvature.sweep` at T = 1 on a random subspace drawn with ``seed``, sorted by α."""
     model, x, y = setting.model, setting.inputs, setting.targets
     P = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    R = subspace.random_basis(P, subspace_dim, kind=basis, generator=torch.Generator().manual_seed(seed),
+    R = subspace.random_basis(P, subspace_dim, kind=basis_kind, generator=torch.Generator().manual_seed(seed),
                               dtype=x.dtype, device=x.device)
     table = curvature.sweep(model, x, y, R, alphas=list(alphas), chunk_size=chunk_size, progress=progress)
     return table.sort_values("alpha", kind="stable").reset_index(drop=True)
@@ -573,7 +574,7 @@ def plateau_summary(table: pd.DataFrame, *, plateau_tol: float = 0.05, g_plateau
     }
 
 
-RUN_OPTIONS = ("alphas", "subspace_dim", "basis", "plateau_tol", "g_plateau_tol", "entropy_alphas",
+RUN_OPTIONS = ("alphas", "subspace_dim", "basis_kind", "plateau_tol", "g_plateau_tol", "entropy_alphas",
                "entropy_threshold", "num_images", "image_span_decades", "chunk_size", "gram_chunk_size")
 
 
@@ -582,19 +583,20 @@ def options(cfg) -> dict:
     return {k: cfg[k] for k in RUN_OPTIONS if k in cfg}
 
 
-def run(setting, *, alphas: Sequence[float], subspace_dim: int = 50, basis: str = "orthonormal", seed: int = 0,
+def run(setting, *, alphas: Sequence[float], subspace_dim: int = 50, basis_kind: str = "orthonormal",
+        seed: int = 0,
         plateau_tol: float = 0.05, g_plateau_tol: float = 0.01, entropy_alphas: Sequence[float] | None = None,
         entropy_threshold: float = 1e-3, top: int = 5, num_images: int = 5, image_span_decades: float = 1.0,
         chunk_size: int | None = None, gram_chunk_size: int = 64, progress: bool = True) -> PrecollapseExperiment:
     """App. D for a :class:`~goldilocks_core.experiments.setup.Setting` (model, inputs, targets).
 
     A curvature sweep over ``alphas`` on a random ``subspace_dim``-dimensional subspace
-    (kind ``basis``, drawn with ``seed``), the plateaus of positive curvature at 1, the
+    (kind ``basis_kind``, drawn with ``seed``), the plateaus of positive curvature at 1, the
     per-sample entropies, and the first layer's top Hessian eigenvector as an image at
     ``num_images`` scales spanning ``image_span_decades`` decades up to the reference α.
     """
     model, x, y = setting.model, setting.inputs, setting.targets
-    table = curvature_sweep(setting, alphas=alphas, subspace_dim=subspace_dim, basis=basis, seed=seed,
+    table = curvature_sweep(setting, alphas=alphas, subspace_dim=subspace_dim, basis_kind=basis_kind, seed=seed,
                             chunk_size=chunk_size, progress=progress)
 
     L = homogeneity_degree(model)

@@ -1,0 +1,36 @@
+"""Chapter 3, "Revisiting the Goldilocks zone" (Eq. 3-6, Fig. 2)."""
+from __future__ import annotations
+
+import dataclasses
+
+from ..curvature.sweep import alpha_grid
+from ._base import ChapterSettings
+from ._models import LENET5_CIFAR10, LENET5_DIGITS32, LENET5_FASHION32, LENET_300_100_FASHION, MLP_DIGITS, subset
+
+__all__ = ["Revisiting"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Revisiting(ChapterSettings):
+    chapter = "revisiting"
+    profiles = {
+        "quick": {"models": (subset(LENET_300_100_FASHION, 5000), subset(LENET5_FASHION32, 1000)),
+                  "identity_num_samples": 20, "cache": False},
+        "offline": {"models": (subset(MLP_DIGITS, 1390), subset(LENET5_DIGITS32, 100)),
+                    "alphas": tuple(alpha_grid(-3.0, 3.0, 0.5)), "identity_num_samples": 20, "cache": False},
+    }
+
+    models: tuple = (LENET_300_100_FASHION, LENET5_CIFAR10)
+    alphas: tuple = tuple(alpha_grid())
+    subspace_dim: int = 50
+    num_seeds: int = 3
+    basis_kind: str = "orthonormal"
+    dtype: str = "float64"
+    chunk_size: int | None = None
+    zone_fraction: float = 0.5
+    slope_fit_max_alpha: float = 10**-1.5
+    identity_num_samples: int = 1000
+    identity_alphas: tuple = (0.01, 0.3, 3.0, 30.0)
+    identity_temperatures: tuple = (0.1, 1.0, 10.0, "alpha^L")
+    identity_rtol: float = 1e-10
+    cache: bool = True

@@ -1,0 +1,31 @@
+"""Chapter 1, "The Goldilocks zone" (Fig. 1): positive curvature along three rays."""
+from __future__ import annotations
+
+import dataclasses
+
+from ..curvature.sweep import alpha_grid
+from ._base import ChapterSettings
+from ._models import LENET5_CIFAR10, LENET_300_100_FASHION, MLP_DIGITS, subset
+
+__all__ = ["Zone"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Zone(ChapterSettings):
+    chapter = "zone"
+    profiles = {
+        "quick": {"models": (subset(LENET_300_100_FASHION, 5000),), "cache": False},
+        "offline": {"models": (subset(MLP_DIGITS, 1390),), "alphas": tuple(alpha_grid(-3.0, 3.0, 0.5)),
+                    "cache": False},
+    }
+
+    models: tuple = (LENET_300_100_FASHION, LENET5_CIFAR10)
+    alphas: tuple = tuple(alpha_grid())
+    subspace_dim: int = 50
+    num_seeds: int = 3
+    basis_kind: str = "orthonormal"
+    dtype: str = "float64"
+    chunk_size: int | None = None
+    end_fraction: float = 0.1
+    tied_rtol: float = 1e-6
+    cache: bool = True
