@@ -8,6 +8,7 @@ import copy
 import gzip
 import hashlib
 import io
+import json
 import pickle
 import socket
 import struct
@@ -127,14 +128,19 @@ def dead_url():
 
 @pytest.fixture(autouse=True)
 def patched(files, monkeypatch, tmp_path, dead_url):
-    """Manifest md5s → the test files' md5s; cache in tmp_path; default mirror unreachable."""
+    """Manifest md5s → the test files' (file and payload) md5s; cache in tmp_path; official URLs
+    and default mirror unreachable; no system locations."""
     table = copy.deepcopy(download.manifest())
     for spec in table["datasets"].values():
+        spec["base_url"] = dead_url + "official/"
         for name, info in spec.get("files", {}).items():
             info["md5"] = hashlib.md5(files[0][name]).hexdigest()
+            if "payload_md5" in info:
+                info["payload_md5"] = hashlib.md5(gzip.decompress(files[0][name])).hexdigest()
     monkeypatch.setattr(download, "_manifest_cache", table)
     monkeypatch.setenv("GOLDILOCKS_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("GOLDILOCKS_MIRROR", dead_url)
+    monkeypatch.setenv("GOLDILOCKS_SYSTEM_DATA", "")
     return tmp_path / "cache"
 
 
@@ -159,7 +165,8 @@ def test_fashion_mnist_downloads_decodes_and_standardises(server, files, patched
     assert torch.allclose(test.inputs[:, 0], torch.from_numpy(expected), atol=1e-12)
 
     folder = patched / "fashion_mnist"
-    assert _files_in(folder) == sorted(FASHION + ["test.decoded.pt", "train.decoded.pt"])
+    assert _files_in(folder) == sorted(FASHION + ["sources.json", "test.decoded.pt", "train.decoded.pt"])
+    assert json.loads((folder / "sources.json").read_text()) == {f: server.url for f in FASHION}
     assert all(download.md5sum(folder / f) == hashlib.md5(files[0][f]).hexdigest() for f in FASHION)
     assert sorted(server.requests) == sorted(FASHION)  # each file fetched once
 
@@ -264,7 +271,7 @@ def test_download_false_with_nothing_cached(patched, dead_url, monkeypatch):
     assert str(patched / "svhn" / "train_32x32.mat") in message
     assert dead_url + "train_32x32.mat" in message  # the URL it would come from
     monkeypatch.delenv("GOLDILOCKS_MIRROR")
-    with pytest.raises(FileNotFoundError, match="http://ufldl.stanford.edu/housenumbers/test_32x32.mat"):
+    with pytest.raises(FileNotFoundError, match=dead_url + "official/test_32x32.mat"):
         data.load("svhn", "test", download=False, standardize=False)
     assert _files_in(patched / "svhn") == []
 
@@ -307,7 +314,7 @@ def test_cli_data_commands(server, patched, capsys, monkeypatch):
     from goldilocks_core.cli import main
 
     assert main(["data", "fetch", "cifar10"]) == 2  # default mirror is down: clear error, exit 2
-    assert "could not download" in capsys.readouterr().err
+    assert "could not get cifar-10-python.tar.gz" in capsys.readouterr().err
     monkeypatch.setenv("GOLDILOCKS_MIRROR", server.url)
     assert main(["data", "fetch", "cifar10"]) == 0
     assert capsys.readouterr().out.startswith("ok ")
