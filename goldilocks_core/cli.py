@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = dsub.add_parser("list", help="datasets, whether they are cached and where they come from")
     fetch = dsub.add_parser(
         "fetch", help="copy (system location) or download one dataset into the cache, payload-md5-checked")
-    fetch.add_argument("name", help="dataset name; case, '-' and '_' are ignored (Fashion-MNIST)")
+    fetch.add_argument("name", help="dataset name; case, '-', '_' and spaces are ignored (Fashion-MNIST)")
     verify = dsub.add_parser("verify", help="check the payload md5 of every cached file")
     for p in (listing, fetch, verify):
         p.add_argument("--root", default=None, help="cache folder (default: $GOLDILOCKS_DATA or data/)")

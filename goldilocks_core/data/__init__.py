@@ -7,8 +7,8 @@
 
 Names: ``digits``, ``circles``, ``gaussian`` (no download) and ``fashion_mnist``, ``cifar10``,
 ``svhn`` (cache, system copy such as Debian's ``dataset-fashion-mnist``, official URL, mirror;
-payload-md5-checked; see :mod:`goldilocks_core.data.download`). Names are matched ignoring case,
-``-``, ``_`` and spaces (:func:`canonical_name`).
+payload-md5-checked; see :mod:`goldilocks_core.data.download`). Names are matched ignoring case
+and characters other than letters and digits (:func:`canonical_name`).
 Importing this package is light: scikit-learn, SciPy, tqdm and urllib load on first use.
 """
 from .dataset import Dataset

@@ -45,7 +45,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 _DECODED_FORMAT = 1
 
 
-_canonical_name = _dl.canonical_name  # the one spelling rule (case, '-', '_' and spaces ignored)
+_canonical_name = _dl.canonical_name  # the one spelling rule: case and '-', '_', ' ' … ignored
 
 
 def _check_split(split) -> str:
@@ -196,8 +196,8 @@ def load(name: str, split: str = "train", *, root=None, download: bool = True,
     """Load one split of a dataset as a :class:`Dataset` (CPU tensors).
 
     Args:
-        name: one of :data:`NAMES`, in any spelling that differs only in case and in '-', '_'
-            or spaces (``"Fashion-MNIST"``; :func:`~goldilocks_core.data.canonical_name`).
+        name: one of :data:`NAMES`; case and characters other than letters and digits are
+            ignored (``"Fashion-MNIST"``; :func:`~goldilocks_core.data.canonical_name`).
         split: ``"train"`` or ``"test"``.
         root: cache folder (default ``$GOLDILOCKS_DATA``, else ``<repo>/data``, else
             ``~/.cache/goldilocks``); only the downloaded datasets use it. A file missing there
