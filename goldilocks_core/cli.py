@@ -4,7 +4,7 @@ Usage::
 
     goldilocks book --profile quick|paper --device auto|cpu|cuda [--chapters ...]
                     [--kernel NAME] [--out DIR] [--in-place] [--no-html]
-    goldilocks data list | fetch NAME [--root DIR] | verify [--root DIR]
+    goldilocks data list | fetch NAME | verify  [--root DIR]
 """
 from __future__ import annotations
 
@@ -39,13 +39,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="overwrite the committed notebooks under book/ with the executed ones")
     book.add_argument("--no-html", action="store_true", help="execute only; skip the HTML build")
 
-    data = sub.add_parser("data", help="list, download and verify datasets")
+    data = sub.add_parser("data", help="list, fetch and verify datasets")
     dsub = data.add_subparsers(dest="action", required=True)
-    dsub.add_parser("list", help="datasets, where they come from and whether they are cached")
-    fetch = dsub.add_parser("fetch", help="download one dataset into the cache (md5-checked)")
-    fetch.add_argument("name")
-    verify = dsub.add_parser("verify", help="check the md5 of every cached file")
-    for p in (fetch, verify):
+    listing = dsub.add_parser("list", help="datasets, whether they are cached and where they come from")
+    fetch = dsub.add_parser(
+        "fetch", help="copy (system location) or download one dataset into the cache, payload-md5-checked")
+    fetch.add_argument("name", help="dataset name; case, '-', '_' and spaces are ignored (Fashion-MNIST)")
+    verify = dsub.add_parser("verify", help="check the payload md5 of every cached file")
+    for p in (listing, fetch, verify):
         p.add_argument("--root", default=None, help="cache folder (default: $GOLDILOCKS_DATA or data/)")
     return parser
 
@@ -65,15 +66,19 @@ def _run_book(args) -> int:
 def _run_data(args) -> int:
     from . import data
 
-    if args.action == "list":
-        for row in data.describe():
-            print(row)
-        return 0
-    if args.action == "fetch":
-        for path in data.fetch(args.name, root=args.root):
-            print(f"ok {path}")
-        return 0
-    problems = data.verify(root=args.root)
+    try:
+        if args.action == "list":
+            for row in data.describe(root=args.root):
+                print(row)
+            return 0
+        if args.action == "fetch":
+            for path in data.fetch(args.name, root=args.root):
+                print(f"ok {path}")
+            return 0
+        problems = data.verify(root=args.root)
+    except OSError as err:  # offline, missing, unwritable cache (PermissionError), ...
+        print(f"goldilocks: error: {err}", file=sys.stderr)
+        return 2
     for line in problems:
         print(line)
     return 1 if any(line.startswith("BAD") for line in problems) else 0

@@ -2,6 +2,8 @@
 
 The download path (local HTTP server) is tested in tests/test_data_download.py.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -226,11 +228,32 @@ def test_unknown_name_split_and_option():
         data.fetch("imagenet")
 
 
-def test_name_spelling_is_forgiven_but_only_for_known_names():
-    assert loaders._canonical_name("Fashion-MNIST") == "fashion_mnist"
-    assert loaders._canonical_name("CIFAR10") == "cifar10"
-    with pytest.raises(ValueError, match="known datasets"):
-        loaders._canonical_name(3)
+def test_name_spelling_is_forgiven_but_only_for_known_names(tmp_path):
+    for spelling in ("Fashion-MNIST", "fashion_mnist", "FashionMNIST", " fashion mnist "):
+        assert data.canonical_name(spelling) == "fashion_mnist"
+    assert data.canonical_name("CIFAR-10") == "cifar10" and loaders._canonical_name("SVHN") == "svhn"
+    assert data.load("Digits", standardize=False).name == "digits"
+    assert data.fetch("Gaussian", root=tmp_path) == []  # fetch follows the same rule as load
+    for bad in (3, "mnist", "fashion"):
+        with pytest.raises(ValueError, match="known datasets"):
+            data.canonical_name(bad)
+
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist_from_the_debian_package_into_an_empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOLDILOCKS_DATA", str(tmp_path))
+    monkeypatch.setenv("GOLDILOCKS_MIRROR", "http://127.0.0.1:9/")  # a download would fail
+    monkeypatch.delenv("GOLDILOCKS_SYSTEM_DATA", raising=False)
+    train = data.load("fashion_mnist", "train", download=False, standardize=False)
+    assert train.inputs.shape == (60000, 1, 28, 28) and train.num_classes == 10
+    assert train.class_counts().tolist() == [6000] * 10  # labels 0..9, balanced
+    assert 0.0 <= float(train.inputs.min()) and float(train.inputs.max()) == 1.0
+    row = next(r for r in data.describe() if r.startswith("fashion_mnist"))
+    assert row.endswith(f"(2/4 files in {tmp_path / 'fashion_mnist'}); would come from the system copy "
+                        f"in {DEBIAN_FASHION_MNIST}")
 
 
 def test_bundled_and_synthetic_sets_need_no_files(tmp_path):

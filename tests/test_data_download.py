@@ -8,6 +8,8 @@ import copy
 import gzip
 import hashlib
 import io
+import json
+import os
 import pickle
 import socket
 import struct
@@ -31,6 +33,16 @@ FASHION = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 def _idx(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
+
+
+def _regzip(blob: bytes, flip: bool = False) -> bytes:
+    """``blob`` decompressed and compressed again at another level and mtime (last byte flipped)."""
+    payload = bytearray(gzip.decompress(blob))
+    if flip:
+        payload[-1] ^= 0xFF
+    again = gzip.compress(bytes(payload), compresslevel=1, mtime=12345)
+    assert again != blob
+    return again
 
 
 def _cifar_tarball(batches: dict) -> bytes:
@@ -90,6 +102,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(name)
         if mode == "corrupt":
             body = bytes([body[0] ^ 0xFF]) + body[1:]
+        elif mode == "regzip":  # same payload, other compressed bytes (like Debian's copy)
+            body = _regzip(body)
+        elif mode == "wrong_payload":  # a valid gzip file of other data
+            body = _regzip(body, flip=True)
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -127,14 +143,19 @@ def dead_url():
 
 @pytest.fixture(autouse=True)
 def patched(files, monkeypatch, tmp_path, dead_url):
-    """Manifest md5s → the test files' md5s; cache in tmp_path; default mirror unreachable."""
+    """Manifest md5s → the test files' (file and payload) md5s; cache in tmp_path; official URLs
+    and default mirror unreachable; no system locations."""
     table = copy.deepcopy(download.manifest())
     for spec in table["datasets"].values():
+        spec["base_url"] = dead_url + "official/"
         for name, info in spec.get("files", {}).items():
             info["md5"] = hashlib.md5(files[0][name]).hexdigest()
+            if "payload_md5" in info:
+                info["payload_md5"] = hashlib.md5(gzip.decompress(files[0][name])).hexdigest()
     monkeypatch.setattr(download, "_manifest_cache", table)
     monkeypatch.setenv("GOLDILOCKS_DATA", str(tmp_path / "cache"))
     monkeypatch.setenv("GOLDILOCKS_MIRROR", dead_url)
+    monkeypatch.setenv("GOLDILOCKS_SYSTEM_DATA", "")
     return tmp_path / "cache"
 
 
@@ -159,7 +180,8 @@ def test_fashion_mnist_downloads_decodes_and_standardises(server, files, patched
     assert torch.allclose(test.inputs[:, 0], torch.from_numpy(expected), atol=1e-12)
 
     folder = patched / "fashion_mnist"
-    assert _files_in(folder) == sorted(FASHION + ["test.decoded.pt", "train.decoded.pt"])
+    assert _files_in(folder) == sorted(FASHION + ["sources.json", "test.decoded.pt", "train.decoded.pt"])
+    assert json.loads((folder / "sources.json").read_text()) == {f: server.url for f in FASHION}
     assert all(download.md5sum(folder / f) == hashlib.md5(files[0][f]).hexdigest() for f in FASHION)
     assert sorted(server.requests) == sorted(FASHION)  # each file fetched once
 
@@ -264,7 +286,7 @@ def test_download_false_with_nothing_cached(patched, dead_url, monkeypatch):
     assert str(patched / "svhn" / "train_32x32.mat") in message
     assert dead_url + "train_32x32.mat" in message  # the URL it would come from
     monkeypatch.delenv("GOLDILOCKS_MIRROR")
-    with pytest.raises(FileNotFoundError, match="http://ufldl.stanford.edu/housenumbers/test_32x32.mat"):
+    with pytest.raises(FileNotFoundError, match=dead_url + "official/test_32x32.mat"):
         data.load("svhn", "test", download=False, standardize=False)
     assert _files_in(patched / "svhn") == []
 
@@ -307,7 +329,7 @@ def test_cli_data_commands(server, patched, capsys, monkeypatch):
     from goldilocks_core.cli import main
 
     assert main(["data", "fetch", "cifar10"]) == 2  # default mirror is down: clear error, exit 2
-    assert "could not download" in capsys.readouterr().err
+    assert "could not get cifar-10-python.tar.gz" in capsys.readouterr().err
     monkeypatch.setenv("GOLDILOCKS_MIRROR", server.url)
     assert main(["data", "fetch", "cifar10"]) == 0
     assert capsys.readouterr().out.startswith("ok ")
@@ -315,3 +337,142 @@ def test_cli_data_commands(server, patched, capsys, monkeypatch):
     (patched / "cifar10" / "cifar-10-python.tar.gz").write_bytes(b"x")
     assert main(["data", "verify"]) == 1
     assert "BAD" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- payload checksums
+
+def _place(folder, blobs, names, transform=lambda b: b):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(transform(blobs[name]))
+    return folder
+
+
+def test_a_recompressed_copy_is_accepted_by_its_payload(server, files, patched):
+    blobs = files[0]
+    folder = _place(patched / "fashion_mnist", blobs, FASHION[:2], _regzip)
+    assert download.md5sum(folder / FASHION[0]) != hashlib.md5(blobs[FASHION[0]]).hexdigest()
+    train = data.load("fashion_mnist", download=False, standardize=False)  # from the cache
+    assert torch.equal(train.targets, torch.from_numpy(files[1]["fashion_train"][1].astype(np.int64)))
+    lines = [line for line in data.verify() if FASHION[0] in line]
+    assert lines == [f"ok {folder / FASHION[0]} (a re-compressed copy, same payload)"]
+    server.modes.update({f: "regzip" for f in FASHION[2:]})  # and over HTTP
+    test = data.load("fashion_mnist", "test", mirror=server.url, standardize=False)
+    assert len(test) == 10 and sorted(server.requests) == sorted(FASHION[2:])
+
+
+def test_a_wrong_payload_is_rejected_from_every_source(server, files, patched, tmp_path, monkeypatch):
+    blobs = files[0]
+    wrong = lambda b: _regzip(b, flip=True)  # noqa: E731
+    folder = _place(patched / "fashion_mnist", blobs, FASHION[:1], wrong)
+    with pytest.raises(data.ChecksumError) as err:  # the cache
+        data.load("fashion_mnist", download=False)
+    message = str(err.value)
+    assert "\n" not in message and "payload md5" in message and str(folder / FASHION[0]) in message
+    assert "delete it and run `goldilocks data fetch fashion_mnist`" in message
+    (folder / FASHION[0]).unlink()
+    system = _place(tmp_path / "system", blobs, FASHION[:1], wrong)  # a system location
+    monkeypatch.setenv("GOLDILOCKS_SYSTEM_DATA", str(system))
+    server.modes[FASHION[0]] = "wrong_payload"  # and the mirror
+    with pytest.raises(RuntimeError, match="payload md5") as err:
+        data.load("fashion_mnist", mirror=server.url)
+    assert f"system copy {system / FASHION[0]}" in str(err.value)
+    assert f"downloaded {server.url}{FASHION[0]}" in str(err.value)
+    assert _files_in(folder) == []
+
+
+def test_not_gzip_at_all_is_rejected(patched, files):
+    _place(patched / "fashion_mnist", files[0], FASHION[:2], lambda b: b"plain bytes")
+    with pytest.raises(data.ChecksumError, match="not a readable gzip file"):
+        data.load("fashion_mnist", download=False)
+
+
+# ------------------------------------------------------------------------- system locations
+
+def test_a_system_location_comes_before_any_download(server, files, patched, tmp_path, monkeypatch):
+    system = _place(tmp_path / "usr-share", files[0], FASHION, _regzip)
+    monkeypatch.setenv("GOLDILOCKS_SYSTEM_DATA", os.pathsep.join([str(tmp_path / "nowhere"), str(system)]))
+    row = lambda: next(r for r in data.describe() if r.startswith("fashion_mnist"))  # noqa: E731
+    assert f"not cached (0/4 files in {patched / 'fashion_mnist'}); would come from the system copy" in row()
+    train = data.load("fashion_mnist", download=False, dtype=torch.float64)  # no network needed
+    assert train.inputs.shape == (20, 1, 28, 28)
+    data.load("fashion_mnist", "test", mirror=server.url)
+    assert server.requests == []  # the mirror was never asked
+    folder = patched / "fashion_mnist"
+    assert all(download.md5sum(folder / f) == download.md5sum(system / f) for f in FASHION)  # copied
+    assert row().endswith(f"cached (4/4 files in {folder}; from {system})")
+    for f in FASHION:  # the cache now stands alone
+        (system / f).unlink()
+    assert len(data.load("fashion_mnist", download=False)) == 20
+
+
+def test_offline_error_names_the_system_location_and_the_apt_package(patched, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOLDILOCKS_SYSTEM_DATA", str(tmp_path / "empty"))
+    with pytest.raises(data.DownloadError) as err:
+        data.fetch("fashion_mnist")
+    message = str(err.value)
+    assert f"not in {tmp_path / 'empty'}" in message
+    assert "`apt-get install dataset-fashion-mnist`" in message and "\n" not in message
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        data.load("fashion_mnist", download=False)
+
+
+def test_cli_fetch_accepts_every_spelling_that_load_accepts(files, patched, tmp_path, monkeypatch, capsys):
+    from goldilocks_core.cli import main
+
+    monkeypatch.setenv("GOLDILOCKS_SYSTEM_DATA", str(_place(tmp_path / "system", files[0], FASHION)))
+    for spelling in ("Fashion-MNIST", "fashion_mnist", "FashionMNIST", "fashion mnist"):
+        assert data.canonical_name(spelling) == "fashion_mnist"
+        assert main(["data", "fetch", spelling]) == 0
+        assert capsys.readouterr().out.count("ok ") == 4
+    assert len(data.load("Fashion-MNIST", download=False)) == 20
+    assert main(["data", "fetch", "mnist"]) == 2
+    assert "unknown dataset 'mnist'" in capsys.readouterr().err
+    assert main(["data", "list"]) == 0
+    assert f"from {tmp_path / 'system'}" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- leftovers
+
+def test_leftover_part_files_of_a_killed_run_are_removed_but_not_a_live_ones(server, files, patched):
+    import fcntl
+
+    folder = patched / "fashion_mnist"
+    folder.mkdir(parents=True)
+    stale = [folder / f".{FASHION[0]}.k1ll3d.part", folder / ".train.decoded.pt.x9.part",
+             folder / ".sources.json.q.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    live = folder / f".{FASHION[1]}.l1ve.part"  # another process is still writing this one
+    with open(live, "wb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        data.fetch("fashion_mnist", mirror=server.url)
+        assert not any(p.exists() for p in stale) and live.exists()
+    data.load("fashion_mnist", "test", download=False)  # its writer is gone: now it is stale
+    assert not live.exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_cache_files_are_readable_by_the_group(server, patched):
+    data.fetch("svhn", mirror=server.url)
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (patched / "svhn").iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# ------------------------------------------------------------------------- verify
+
+def test_verify_bad_lines_say_what_to_do(server, patched, capsys):
+    from goldilocks_core.cli import main
+
+    data.fetch("svhn", mirror=server.url)
+    bad = patched / "svhn" / "test_32x32.mat"
+    bad.write_bytes(b"tampered")
+    line = next(line for line in data.verify() if line.startswith("BAD"))
+    assert line.startswith(f"BAD {bad}: md5 {hashlib.md5(b'tampered').hexdigest()}, expected ")
+    assert line.endswith("; delete it and run `goldilocks data fetch svhn`")
+    missing = next(line for line in data.verify() if "cifar" in line)
+    assert missing.startswith("missing ") and "`goldilocks data fetch cifar10`" in missing
+    assert main(["data", "verify"]) == 1
+    assert "delete it and run `goldilocks data fetch svhn`" in capsys.readouterr().out

@@ -6,7 +6,9 @@
     batch = data.balanced_subset(train, 500, generator=0)
 
 Names: ``digits``, ``circles``, ``gaussian`` (no download) and ``fashion_mnist``, ``cifar10``,
-``svhn`` (official URLs, md5-checked, cached; see :mod:`goldilocks_core.data.download`).
+``svhn`` (cache, system copy such as Debian's ``dataset-fashion-mnist``, official URL, mirror;
+payload-md5-checked; see :mod:`goldilocks_core.data.download`). Names are matched ignoring case
+and characters other than letters and digits (:func:`canonical_name`).
 Importing this package is light: scikit-learn, SciPy, tqdm and urllib load on first use.
 """
 from .dataset import Dataset
@@ -14,6 +16,7 @@ from .download import (
     ChecksumError,
     DownloadError,
     cache_root,
+    canonical_name,
     describe,
     fetch,
     manifest,
@@ -36,6 +39,7 @@ __all__ = [
     "fetch",
     "verify",
     "cache_root",
+    "canonical_name",
     "manifest",
     "DownloadError",
     "ChecksumError",

@@ -1,35 +1,47 @@
-"""The dataset cache: where files live, md5 checks and atomic downloads.
+"""The dataset cache: names, where files come from, payload checks, atomic copies and downloads.
 
-Every downloadable file is listed with its md5 in ``manifest.json`` (next to this module;
-``data/manifest.json`` in the repository is a link to it). A file is fetched by streaming it to
-a temporary file inside the cache folder, checking its md5, and only then renaming it into place
-(``os.replace``), so the cache never holds a partial or corrupt file under a final name.
+Every file is listed in ``manifest.json`` (next to this module; ``data/manifest.json`` in the
+repository is a link to it) with its published ``md5`` and, for gzip files, the ``payload_md5``
+of the decompressed bytes it is verified by (see :mod:`goldilocks_core.data.checksums`).
 
-Cache folder, first that applies: the ``root`` argument; ``$GOLDILOCKS_DATA``; ``<repo>/data``
-when this package sits in a writable checkout of the repository; ``~/.cache/goldilocks``
-(``$XDG_CACHE_HOME/goldilocks``). Each dataset has its own subfolder ``<cache>/<name>/``.
+Sources of a file, in order:
 
-The download address of a file is ``<base>/<filename>`` where ``<base>`` is the ``mirror``
-argument, else ``$GOLDILOCKS_MIRROR``, else the dataset's official ``base_url``. A mirror may be
-``http(s)://`` or ``file://`` (a folder holding the files under their official names).
+1. the cache folder: the ``root`` argument; ``$GOLDILOCKS_DATA``; ``<repo>/data`` when this
+   package sits in a writable checkout; ``~/.cache/goldilocks`` (``$XDG_CACHE_HOME``). Each
+   dataset has its own subfolder ``<cache>/<name>/``;
+2. system locations, e.g. ``/usr/share/datasets/fashion-mnist`` of Debian's
+   ``dataset-fashion-mnist`` (the manifest's ``system_dirs``; ``$GOLDILOCKS_SYSTEM_DATA``, a
+   ``os.pathsep``-separated list of folders, replaces them for every dataset, empty for none);
+   a verified file is copied into the cache;
+3. the official URL ``<base_url>/<filename>``;
+4. the mirror: the ``mirror`` argument, else ``$GOLDILOCKS_MIRROR`` (``http(s)://`` or
+   ``file://``, a folder holding the files under their official names).
+
+Only 3 and 4 are downloads (``download=False`` skips them). Every copy goes through a locked
+temporary file, is verified, then renamed into place, so the cache never holds a partial or
+corrupt file under a final name; where each file came from is kept in ``<name>/sources.json``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from . import checksums
+from .checksums import md5sum
+from .atomic import atomic_file, remove_stale_parts
 
 __all__ = [
     "DownloadError",
     "ChecksumError",
     "manifest",
     "dataset_names",
+    "canonical_name",
     "dataset_spec",
     "cache_root",
     "dataset_dir",
-    "file_url",
+    "system_dirs",
+    "file_urls",
     "md5sum",
     "download_file",
     "ensure_file",
@@ -39,6 +51,7 @@ __all__ = [
 ]
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+SOURCES_FILE = "sources.json"
 _manifest_cache: dict | None = None
 
 
@@ -47,7 +60,7 @@ class DownloadError(ConnectionError):
 
 
 class ChecksumError(RuntimeError):
-    """A downloaded or cached file does not have the md5 the manifest records."""
+    """A downloaded, copied or cached file does not hold the payload the manifest records."""
 
 
 def manifest() -> dict:
@@ -63,12 +76,28 @@ def dataset_names() -> tuple[str, ...]:
     return tuple(manifest()["datasets"])
 
 
+def _spelling_key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def canonical_name(name) -> str:
+    """The registry name of ``name``: case and every non-alphanumeric character are ignored.
+
+    ``"Fashion-MNIST"``, ``"fashion_mnist"``, ``"FashionMNIST"`` and ``"fashion mnist"`` all
+    give ``"fashion_mnist"``; ``"CIFAR-10"`` gives ``"cifar10"``. The one spelling rule of
+    :func:`~goldilocks_core.data.load`, :func:`fetch`, :func:`ensure_file` and the CLI.
+    """
+    if isinstance(name, str):
+        key = _spelling_key(name)
+        for known in dataset_names():
+            if _spelling_key(known) == key:
+                return known
+    raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
+
+
 def dataset_spec(name: str) -> dict:
-    """The manifest entry of ``name``; ``ValueError`` listing the known names otherwise."""
-    specs = manifest()["datasets"]
-    if name not in specs:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(specs)}")
-    return specs[name]
+    """The manifest entry of ``name`` (any spelling); ``ValueError`` listing the known names."""
+    return manifest()["datasets"][canonical_name(name)]
 
 
 def _repository_root() -> Path | None:
@@ -104,41 +133,57 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
 
 def dataset_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     """``<cache>/<name>``, the folder of one dataset's files (not created here)."""
-    return cache_root(root) / name
+    return cache_root(root) / canonical_name(name)
 
 
-def file_url(name: str, filename: str, mirror: str | None = None) -> str:
-    """Where ``filename`` of dataset ``name`` is downloaded from (``mirror`` overrides)."""
+def system_dirs(name: str) -> list[Path]:
+    """Folders outside the cache that may hold the dataset's files (``$GOLDILOCKS_SYSTEM_DATA``)."""
+    env = os.environ.get("GOLDILOCKS_SYSTEM_DATA")
+    if env is not None:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    return [Path(p) for p in dataset_spec(name).get("system_dirs", [])]
+
+
+def file_urls(name: str, filename: str, mirror: str | None = None) -> list[str]:
+    """Download addresses of ``filename``, in order: the official URL, then the mirror."""
     spec = dataset_spec(name)
-    base = mirror or os.environ.get("GOLDILOCKS_MIRROR") or spec.get("base_url")
-    if not base:
-        raise ValueError(f"dataset {name!r} has no files to download")
-    return base.rstrip("/") + "/" + filename
+    bases = [spec.get("base_url"), mirror or os.environ.get("GOLDILOCKS_MIRROR")]
+    urls = []
+    for base in bases:
+        url = base.rstrip("/") + "/" + filename if base else None
+        if url and url not in urls:
+            urls.append(url)
+    if not urls:
+        raise ValueError(f"dataset {canonical_name(name)!r} has no files to download")
+    return urls
 
 
-def md5sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _file_info(name: str, filename: str) -> dict:
+    files = dataset_spec(name).get("files", {})
+    if filename not in files:
+        raise ValueError(f"{filename!r} is not a file of dataset {canonical_name(name)!r}")
+    return files[filename]
 
 
-def _manual_hint(url: str, path: Path, md5: str) -> str:
-    return (
-        f"download {url} by hand and place it at {path} (md5 {md5}), "
-        "or point $GOLDILOCKS_MIRROR (or mirror=) at a reachable copy"
-    )
+def _expected(info: dict) -> str:
+    return f"payload md5 {info['payload_md5']}" if info.get("payload_md5") else f"md5 {info['md5']}"
 
 
-def download_file(url: str, path: str | os.PathLike, md5: str, *, timeout: float = 60.0,
+# ------------------------------------------------------------------------------ copying in
+
+def _check_or_raise(tmp: Path, info: dict, origin: str, path: Path) -> None:
+    problem = checksums.mismatch(tmp, info)
+    if problem is not None:
+        raise ChecksumError(f"{origin} has {problem}: corrupt or a different version; "
+                            f"nothing was kept at {path}")
+
+
+def download_file(url: str, path: str | os.PathLike, info: dict, *, timeout: float = 60.0,
                   chunk_size: int = 1 << 20) -> Path:
-    """Stream ``url`` to ``path`` atomically, checking its md5.
+    """Stream ``url`` to ``path`` atomically and verify it against ``info`` (manifest entry).
 
-    The bytes go to a hidden temporary file in ``path``'s folder; only a complete download
-    with the expected md5 is renamed to ``path``. On any failure the temporary file is removed
-    and :class:`DownloadError` (network, HTTP status, interrupted transfer) or
-    :class:`ChecksumError` (wrong md5) is raised; an existing ``path`` is left untouched.
+    Raises :class:`DownloadError` (network, HTTP status, interrupted transfer) or
+    :class:`ChecksumError` (wrong payload); then nothing is written and ``path`` is untouched.
     """
     import http.client
     import urllib.error
@@ -150,94 +195,142 @@ def download_file(url: str, path: str | os.PathLike, md5: str, *, timeout: float
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.md5()
-        received = 0
-        expected_length = None
-        with os.fdopen(fd, "wb") as out:
-            try:
-                request = urllib.request.Request(url, headers={"User-Agent": "goldilocks-core"})
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    length = response.headers.get("Content-Length")
-                    expected_length = int(length) if length and length.isdigit() else None
-                    with tqdm(total=expected_length, unit="B", unit_scale=True, unit_divisor=1024,
-                              desc=path.name, leave=False, disable=not progress_enabled()) as bar:
-                        while True:
-                            chunk = response.read(chunk_size)
-                            if not chunk:
-                                break
-                            out.write(chunk)
-                            digest.update(chunk)
-                            received += len(chunk)
-                            bar.update(len(chunk))
-            except urllib.error.HTTPError as err:
-                raise DownloadError(
-                    f"could not download {url} to {path}: HTTP {err.code} {err.reason}; "
-                    + _manual_hint(url, path, md5)
-                ) from err
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-                reason = getattr(err, "reason", None) or err
-                raise DownloadError(
-                    f"could not download {url} to {path} ({type(err).__name__}: {reason}); "
-                    "the machine may be offline or the server down; " + _manual_hint(url, path, md5)
-                ) from err
-        if expected_length is not None and received != expected_length:
-            raise DownloadError(
-                f"download of {url} was interrupted: received {received} of {expected_length} bytes; "
-                "nothing was kept in the cache; try again, or " + _manual_hint(url, path, md5)
-            )
-        actual = digest.hexdigest()
-        if actual != md5:
-            raise ChecksumError(
-                f"downloaded {url} has md5 {actual}, expected {md5}: corrupt or a different version; "
-                f"it was deleted and nothing was kept at {path}"
-            )
-        os.replace(tmp, path)
-    except BaseException:
+    with atomic_file(path) as (out, tmp):
+        received, expected_length = 0, None
         try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
+            request = urllib.request.Request(url, headers={"User-Agent": "goldilocks-core"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                length = response.headers.get("Content-Length")
+                expected_length = int(length) if length and length.isdigit() else None
+                with tqdm(total=expected_length, unit="B", unit_scale=True, unit_divisor=1024,
+                          desc=path.name, leave=False, disable=not progress_enabled()) as bar:
+                    for chunk in iter(lambda: response.read(chunk_size), b""):
+                        out.write(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+        except urllib.error.HTTPError as err:
+            raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from err
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+            reason = getattr(err, "reason", None) or err
+            raise DownloadError(f"{url}: {type(err).__name__}: {reason} (offline, or the server is down?)"
+                                ) from err
+        if expected_length is not None and received != expected_length:
+            raise DownloadError(f"{url}: interrupted after {received} of {expected_length} bytes")
+        out.flush()
+        _check_or_raise(tmp, info, f"downloaded {url}", path)
     return path
+
+
+def _copy_file(source: Path, path: Path, info: dict) -> Path:
+    """Copy a local ``source`` into the cache at ``path`` atomically, verified like a download."""
+    import shutil
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as (out, tmp):
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        out.flush()
+        _check_or_raise(tmp, info, f"system copy {source}", path)
+    return path
+
+
+def _record_source(folder: Path, filename: str, origin: str) -> None:
+    """Note in ``<folder>/sources.json`` where ``filename`` came from (best effort)."""
+    record = _read_sources(folder)
+    record[filename] = origin
+    try:
+        with atomic_file(folder / SOURCES_FILE) as (out, _):
+            out.write(json.dumps(record, indent=1, sort_keys=True).encode())
+    except OSError:
+        pass
+
+
+def _read_sources(folder: Path) -> dict:
+    try:
+        with open(folder / SOURCES_FILE, encoding="utf-8") as fh:
+            record = json.load(fh)
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remedies(name: str, path: Path, info: dict) -> str:
+    spec = dataset_spec(name)
+    options = []
+    if spec.get("apt_package"):
+        options.append(f"install the system copy (`apt-get install {spec['apt_package']}`)")
+    options.append(f"download the file by hand and place it at {path} ({_expected(info)})")
+    options.append("point $GOLDILOCKS_MIRROR (or mirror=) at a reachable copy")
+    return "; remedies: " + ", or ".join(options)
 
 
 def ensure_file(name: str, filename: str, *, root=None, download: bool = True,
                 mirror: str | None = None) -> Path:
-    """Path of a verified copy of ``filename`` of dataset ``name``, downloading it if allowed.
+    """Path of a verified copy of ``filename`` of dataset ``name`` in the cache.
 
-    A cached file with the wrong md5 is replaced by a fresh download (``download=True``) or
-    reported with :class:`ChecksumError` (``download=False``). A missing file with
-    ``download=False`` raises ``FileNotFoundError`` naming the path and the URL.
+    Tries the sources in order (cache, system locations, official URL, mirror; see the module
+    docstring); a cached file that fails its check is replaced. Leftover temporary files of a
+    killed copy in the dataset's folder are removed first.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``download=False`` and no verified copy in the cache or a system location.
+    ChecksumError
+        Every copy found or downloaded held the wrong payload (a ``RuntimeError``).
+    DownloadError
+        Every download failed (a ``ConnectionError``); the message lists each attempt and the
+        remedies (for Fashion-MNIST: ``apt-get install dataset-fashion-mnist``).
     """
-    spec = dataset_spec(name)
-    if filename not in spec.get("files", {}):
-        raise ValueError(f"{filename!r} is not a file of dataset {name!r}")
-    expected = spec["files"][filename]["md5"]
-    path = dataset_dir(name, root) / filename
-    url = file_url(name, filename, mirror)
+    name = canonical_name(name)
+    info = _file_info(name, filename)
+    folder = dataset_dir(name, root)
+    path = folder / filename
+    remove_stale_parts(folder)
+    failures: list[Exception] = []
     if path.is_file():
-        actual = md5sum(path)
-        if actual == expected:
+        problem = checksums.mismatch(path, info)
+        if problem is None:
             return path
-        if not download:
+        failures.append(ChecksumError(f"cached {path} has {problem}"))
+    searched = []
+    for system in system_dirs(name):
+        source = system / filename
+        if not source.is_file():
+            searched.append(str(system))
+            continue
+        try:
+            _copy_file(source, path, info)
+        except ChecksumError as err:
+            failures.append(err)
+            continue
+        _record_source(folder, filename, str(system))
+        return path
+    not_found = f"not in {', '.join(searched)}; " if searched else ""
+    urls = file_urls(name, filename, mirror)
+    if not download:
+        if failures:
             raise ChecksumError(
-                f"cached file {path} has md5 {actual}, expected {expected} (corrupt or a different "
-                f"version); delete it and download it again from {url} "
-                f"(download=True, or `goldilocks data fetch {name}`)"
-            )
-    elif not download:
+                "; ".join(map(str, failures)) + f"; delete it and run `goldilocks data fetch {name}` "
+                f"(or download=True) to get it again from {' or '.join(urls)}")
         raise FileNotFoundError(
-            f"{path} is missing and download=False; get it from {url} (md5 {expected}) with "
-            f"download=True or `goldilocks data fetch {name}`, or place the file there by hand"
-        )
-    return download_file(url, path, expected)
+            f"{path} is missing and download=False; {not_found}download=True or "
+            f"`goldilocks data fetch {name}` gets it from {' or '.join(urls)}" + _remedies(name, path, info))
+    for url in urls:
+        try:
+            download_file(url, path, info)
+        except (DownloadError, ChecksumError) as err:
+            failures.append(err)
+            continue
+        _record_source(folder, filename, url.rsplit("/", 1)[0] + "/")
+        return path
+    kind = ChecksumError if any(isinstance(e, ChecksumError) for e in failures) else DownloadError
+    raise kind(f"could not get {filename} of {name} into {path}: {not_found}"
+               + "; ".join(map(str, failures)) + _remedies(name, path, info))
 
 
 def fetch(name: str, root=None, *, mirror: str | None = None) -> list[Path]:
-    """Download (if needed) and md5-verify every file of dataset ``name``; returns their paths.
+    """Get (if needed) and verify every file of dataset ``name``; returns their paths.
 
     Bundled and synthetic datasets have no files: the result is empty.
     """
@@ -245,25 +338,41 @@ def fetch(name: str, root=None, *, mirror: str | None = None) -> list[Path]:
     return [ensure_file(name, f, root=root, download=True, mirror=mirror) for f in spec.get("files", {})]
 
 
+# ------------------------------------------------------------------------------ reports
+
 def verify(root=None) -> list[str]:
-    """One line per file in the manifest: ``ok <path>``, ``missing <path> …`` or ``BAD <path> …``."""
+    """One line per file in the manifest: ``ok <path> …``, ``missing <path> …`` or ``BAD <path>: …``.
+
+    A ``BAD`` line says what is wrong and what to do about it.
+    """
     lines = []
     for name, spec in manifest()["datasets"].items():
         for filename, info in spec.get("files", {}).items():
             path = dataset_dir(name, root) / filename
             if not path.is_file():
-                lines.append(f"missing {path} (from {file_url(name, filename)})")
+                lines.append(f"missing {path} (get it with `goldilocks data fetch {name}`)")
                 continue
-            actual = md5sum(path)
-            if actual == info["md5"]:
-                lines.append(f"ok {path}")
+            problem = checksums.mismatch(path, info)
+            if problem is None:
+                lines.append(f"ok {path} ({checksums.describe_match(path, info)})")
             else:
-                lines.append(f"BAD {path}: md5 {actual}, expected {info['md5']}")
+                lines.append(f"BAD {path}: {problem}; delete it and run `goldilocks data fetch {name}`")
     return lines
 
 
+def _planned_source(name: str, spec: dict, missing: list[str]) -> str:
+    for system in system_dirs(name):
+        if all((system / f).is_file() for f in missing):
+            return f"would come from the system copy in {system}"
+    mirror = os.environ.get("GOLDILOCKS_MIRROR")
+    plan = f"would be downloaded from {spec['base_url']}" + (f", then {mirror}" if mirror else "")
+    if spec.get("apt_package"):
+        plan += f"; offline: `apt-get install {spec['apt_package']}`"
+    return plan
+
+
 def describe(root=None) -> list[str]:
-    """One line per dataset: name, kind, source, and whether its files are cached (and where)."""
+    """One line per dataset: name, kind, source, whether it is cached and where it came from."""
     lines = []
     specs = manifest()["datasets"]
     width = max(len(n) for n in specs)
@@ -273,8 +382,12 @@ def describe(root=None) -> list[str]:
             state = "always available (no download)"
         else:
             folder = dataset_dir(name, root)
-            present = sum((folder / f).is_file() for f in files)
-            word = "cached" if present == len(files) else "not cached"
-            state = f"{word} ({present}/{len(files)} files in {folder}; from {spec['base_url']})"
+            missing = [f for f in files if not (folder / f).is_file()]
+            count = f"{len(files) - len(missing)}/{len(files)} files in {folder}"
+            if missing:
+                state = f"not cached ({count}); {_planned_source(name, spec, missing)}"
+            else:
+                origins = sorted({_read_sources(folder).get(f, "placed by hand?") for f in files})
+                state = f"cached ({count}; from {', '.join(origins)})"
         lines.append(f"{name:<{width}}  {spec['kind']:<9}  {spec['source']}: {state}")
     return lines

@@ -20,13 +20,12 @@ Loading a test split therefore also reads the training files (for the statistics
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
 from . import download as _dl
 from . import readers, synthetic
+from .atomic import atomic_file, remove_stale_parts
 from .dataset import Dataset
 from .preprocess import channel_statistics, prepare_images
 
@@ -46,11 +45,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 _DECODED_FORMAT = 1
 
 
-def _canonical_name(name) -> str:
-    key = str(name).strip().lower().replace("-", "_") if isinstance(name, str) else name
-    if key not in NAMES:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(NAMES)}")
-    return key
+_canonical_name = _dl.canonical_name  # the one spelling rule: case and '-', '_', ' ' … ignored
 
 
 def _check_split(split) -> str:
@@ -123,32 +118,23 @@ def _read_raw(name: str, paths: list, split: str):
 
 def _save_atomic(path, blob) -> None:
     """Write the decoded cache next to the raw files; silently skipped where not writable."""
-    import tempfile
-
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        remove_stale_parts(path.parent)
+        with atomic_file(path) as (fh, _):
             torch.save(blob, fh)
-        os.replace(tmp, path)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        pass
 
 
 def decoded(name: str, split: str, *, root=None, download: bool = True, mirror=None):
     """``(uint8 images N×C×H×W, int64 labels)`` of a downloaded dataset's split.
 
-    Decoding is cached in ``<cache>/<name>/<split>.decoded.pt``, tagged with the md5s of the
-    raw files it came from; a tag that differs from the manifest's makes it stale (re-decoded).
+    Decoding is cached in ``<cache>/<name>/<split>.decoded.pt``, tagged with the (payload) md5s
+    of the raw files it came from; a tag that differs from the manifest's makes it stale.
     """
     spec = _dl.dataset_spec(name)
     files = spec["splits"][split]
-    md5s = {f: spec["files"][f]["md5"] for f in files}
+    md5s = {f: spec["files"][f].get("payload_md5") or spec["files"][f]["md5"] for f in files}
     cache = _dl.dataset_dir(name, root) / f"{split}.decoded.pt"
     if cache.is_file():
         try:
@@ -210,12 +196,15 @@ def load(name: str, split: str = "train", *, root=None, download: bool = True,
     """Load one split of a dataset as a :class:`Dataset` (CPU tensors).
 
     Args:
-        name: one of :data:`NAMES` (``-`` and case are forgiven: ``"Fashion-MNIST"``).
+        name: one of :data:`NAMES`; case and characters other than letters and digits are
+            ignored (``"Fashion-MNIST"``; :func:`~goldilocks_core.data.canonical_name`).
         split: ``"train"`` or ``"test"``.
         root: cache folder (default ``$GOLDILOCKS_DATA``, else ``<repo>/data``, else
-            ``~/.cache/goldilocks``); only the downloaded datasets use it.
-        download: fetch missing or corrupt files (md5-checked); ``False`` raises
-            ``FileNotFoundError`` for a missing file instead.
+            ``~/.cache/goldilocks``); only the downloaded datasets use it. A file missing there
+            is copied from a system location (Debian's ``/usr/share/datasets/fashion-mnist``)
+            or downloaded; see :mod:`goldilocks_core.data.download`.
+        download: download missing or corrupt files (payload-md5-checked); ``False`` uses only
+            the cache and system locations and raises ``FileNotFoundError`` otherwise.
         dtype: floating dtype of ``inputs``.
         **options: per dataset (:data:`OPTIONS`):
 
@@ -232,7 +221,8 @@ def load(name: str, split: str = "train", *, root=None, download: bool = True,
         ValueError: unknown name, split, option or a bad option value.
         FileNotFoundError: ``download=False`` and a file is not cached.
         ConnectionError (``DownloadError``): the download failed (offline, HTTP error, cut off).
-        RuntimeError (``ChecksumError``): a downloaded or cached file has the wrong md5.
+        RuntimeError (``ChecksumError``): a downloaded, copied or cached file has the wrong
+            payload md5.
     """
     key = _canonical_name(name)
     split = _check_split(split)
