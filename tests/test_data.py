@@ -262,3 +262,19 @@ def test_bundled_and_synthetic_sets_need_no_files(tmp_path):
     assert len(rows) == len(data.NAMES)
     assert any(r.startswith("digits") and "always available" in r for r in rows)
     assert any(r.startswith("cifar10") and "not cached (0/1" in r for r in rows)
+
+
+def test_pad_to_centres_the_image_and_standardises_the_padded_set():
+    from goldilocks_core.data import load
+
+    plain = load("digits", "train", standardize=False)
+    padded = load("digits", "train", standardize=False, pad_to=12)
+    assert padded.inputs.shape[1:] == (1, 12, 12)
+    assert torch.equal(padded.inputs[:, :, 2:10, 2:10], plain.inputs)
+    assert padded.inputs[:, :, :2].abs().max() == 0 and padded.inputs[:, :, :, 10:].abs().max() == 0
+    std = load("digits", "train", pad_to=12, dtype=torch.float64).inputs
+    assert abs(float(std.mean())) < 1e-10 and abs(float(std.std(unbiased=False)) - 1) < 1e-10
+    with pytest.raises(ValueError, match="cannot pad"):
+        load("digits", "train", pad_to=6)
+    with pytest.raises(ValueError, match="pad_to must be a positive integer"):
+        load("digits", "train", pad_to=0)

@@ -33,7 +33,7 @@ __all__ = ["NAMES", "SPLITS", "OPTIONS", "load", "train_test"]
 
 NAMES = ("digits", "circles", "gaussian", "fashion_mnist", "cifar10", "svhn")
 SPLITS = ("train", "test")
-_IMAGE_OPTIONS = ("image_size", "standardize")
+_IMAGE_OPTIONS = ("image_size", "pad_to", "standardize")
 OPTIONS: dict[str, tuple[str, ...]] = {
     "digits": _IMAGE_OPTIONS + ("test_size", "split_seed"),
     "circles": ("num_samples", "noise", "seed", "radii"),
@@ -54,11 +54,11 @@ def _check_split(split) -> str:
     return split
 
 
-def _check_image_size(image_size) -> int | None:
+def _check_image_size(image_size, name: str = "image_size") -> int | None:
     if image_size is None:
         return None
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer or None, got {image_size!r}")
+        raise ValueError(f"{name} must be a positive integer or None, got {image_size!r}")
     return int(image_size)
 
 
@@ -84,7 +84,7 @@ def stratified_split(labels: np.ndarray, test_size: int, seed: int) -> tuple[np.
     return train_idx, test_idx
 
 
-def _load_digits(split, *, dtype, root=None, download=True, image_size=None, standardize=True,
+def _load_digits(split, *, dtype, root=None, download=True, image_size=None, pad_to=None, standardize=True,
                  test_size=360, split_seed=0):
     from sklearn.datasets import load_digits
 
@@ -100,8 +100,9 @@ def _load_digits(split, *, dtype, root=None, download=True, image_size=None, sta
     idx = train_idx if split == "train" else test_idx
     mean = std = None
     if standardize:
-        mean, std = channel_statistics(images[train_idx], scale=16.0, image_size=image_size)
-    inputs = prepare_images(images[idx], scale=16.0, image_size=image_size, mean=mean, std=std, dtype=dtype)
+        mean, std = channel_statistics(images[train_idx], scale=16.0, image_size=image_size, pad_to=pad_to)
+    inputs = prepare_images(images[idx], scale=16.0, image_size=image_size, mean=mean, std=std, dtype=dtype,
+                            pad_to=pad_to)
     return inputs, torch.from_numpy(labels[idx]), 10
 
 
@@ -156,14 +157,15 @@ def decoded(name: str, split: str, *, root=None, download: bool = True, mirror=N
 
 
 def _load_downloaded(name):
-    def loader(split, *, dtype, root, download, image_size=None, standardize=True, mirror=None):
+    def loader(split, *, dtype, root, download, image_size=None, pad_to=None, standardize=True, mirror=None):
         images, labels = decoded(name, split, root=root, download=download, mirror=mirror)
         mean = std = None
         if standardize:
             train = images if split == "train" else decoded(
                 name, "train", root=root, download=download, mirror=mirror)[0]
-            mean, std = channel_statistics(train, scale=255.0, image_size=image_size)
-        inputs = prepare_images(images, scale=255.0, image_size=image_size, mean=mean, std=std, dtype=dtype)
+            mean, std = channel_statistics(train, scale=255.0, image_size=image_size, pad_to=pad_to)
+        inputs = prepare_images(images, scale=255.0, image_size=image_size, mean=mean, std=std, dtype=dtype,
+                                pad_to=pad_to)
         return inputs, labels, _dl.dataset_spec(name)["num_classes"]
     return loader
 
@@ -208,13 +210,14 @@ def load(name: str, split: str = "train", *, root=None, download: bool = True,
         dtype: floating dtype of ``inputs``.
         **options: per dataset (:data:`OPTIONS`):
 
-            * digits: ``image_size`` (e.g. 32 for LeNet-5; bilinear), ``standardize=True``,
+            * digits: ``image_size`` (e.g. 32 for LeNet-5; bilinear), ``pad_to``, ``standardize=True``,
               ``test_size=360``, ``split_seed=0``.
             * circles: ``num_samples=600``, ``noise=0.02`` (std of the radial noise),
               ``seed=0``, ``radii=(0.33, 0.58, 0.78)``.
             * gaussian: ``shape=(1, 28, 28)``, ``num_classes=10``, ``prior=None`` (uniform),
               ``num_samples=1000``, ``seed=0``.
-            * fashion_mnist, cifar10, svhn: ``image_size``, ``standardize=True``,
+            * fashion_mnist, cifar10, svhn: ``image_size``, ``pad_to`` (e.g. 32: Fashion-MNIST
+              zero-padded to 32×32 for LeNet-5), ``standardize=True``,
               ``mirror`` (base URL replacing the official one; also ``$GOLDILOCKS_MIRROR``).
 
     Raises:
@@ -234,8 +237,9 @@ def load(name: str, split: str = "train", *, root=None, download: bool = True,
             f"unknown option(s) {', '.join(unknown)} for dataset {key!r}; "
             f"accepted: {', '.join(OPTIONS[key])}"
         )
-    if "image_size" in options:
-        options["image_size"] = _check_image_size(options["image_size"])
+    for option in ("image_size", "pad_to"):
+        if option in options:
+            options[option] = _check_image_size(options[option], option)
     inputs, targets, num_classes = _LOADERS[key](split, dtype=dtype, root=root, download=download, **options)
     return Dataset(inputs=inputs, targets=targets, num_classes=int(num_classes), name=key, split=split)
 

@@ -417,7 +417,8 @@ def gradient_cosines(model_spec: Mapping[str, Any], datasets: Sequence[Mapping[s
     """
     dev, dtype = _device_dtype(device)
     num_samples = _check_int("num_samples", num_samples, 2)
-    first = _load_balanced({k: model_spec[k] for k in ("dataset", "image_size", "data_options") if k in model_spec},
+    first = _load_balanced({k: model_spec[k] for k in ("dataset", "image_size", "pad_to", "data_options")
+                            if k in model_spec},
                            num_samples, seed=data_seed, dtype=dtype, device=dev)
     shape = tuple(first.inputs.shape[1:])
     sets = {}

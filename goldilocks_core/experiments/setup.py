@@ -46,8 +46,8 @@ class Setting:
 
 def build_data(spec: dict, *, split: str = "train", seed: int = 0, dtype=torch.float64,
                device="cpu") -> data.Dataset:
-    """The spec's dataset, resized if asked, reduced to a balanced subset of ``num_samples``."""
-    options = {k: spec[k] for k in ("image_size",) if spec.get(k) is not None}
+    """The spec's dataset, resized or padded if asked, reduced to a balanced subset of ``num_samples``."""
+    options = {k: spec[k] for k in ("image_size", "pad_to") if spec.get(k) is not None}
     options.update(spec.get("data_options", {}))
     ds = data.load(spec["dataset"], split, **options)
     n = spec.get("num_samples")
