@@ -41,8 +41,8 @@ from ..models import homogeneity_degree, scale_parameters
 from ..progress import progress_bar
 from ..subspace import random_basis
 from ..validation import check_alpha, check_temperature
-from .cache import cached_map
-from .setup import build
+from .cache import cached_map, result_settings
+from .setup import build, source_identity
 
 __all__ = [
     "SWEEPS",
@@ -247,10 +247,10 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
                         dtype=dtype, device=device, chunk_size=chunk, progress=False)
 
     items = [(i, s) for i in range(len(specs)) for s in _seeds(cfg)]
-    key = {"specs": specs, "alphas": alphas, "d": d, "basis": kind, "dtype": str(dtype), "sweeps": sweeps,
-           "device": str(device)}
-    frames = cached_map(name, key, one, items, enabled=bool(cfg.get("cache", False)), progress=progress,
-                        desc="seeds")
+    cache = bool(cfg.get("cache", False))
+    key = {"cfg": result_settings(cfg), "sweeps": sweeps, "device": str(device),
+           "data": [source_identity(s) for s in specs] if cache else None}
+    frames = cached_map(name, key, one, items, enabled=cache, progress=progress, desc="seeds")
     return pd.concat(frames, ignore_index=True)
 
 
