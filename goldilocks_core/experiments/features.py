@@ -724,15 +724,17 @@ def fig3(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     kind, chunk = cfg.get("basis_kind", "orthonormal"), cfg.get("chunk_size")
 
     def one(item):
-        i, seed = item
-        setting = build(dict(specs[i]), seed=seed, dtype=dtype, device=dev)
+        spec, seed, _ = item
+        setting = build(dict(spec), seed=seed, dtype=dtype, device=dev)
         pl = projected_logits(setting, d, seed=seed, basis_kind=kind, chunk_size=chunk)
         return curvature_vs_alpha(pl, alphas), _seed_summary(pl)
 
-    items = [(i, s) for i in range(len(specs)) for s in _seeds(cfg)]
+    # each point is keyed by its model, seed and data (adding seeds or settings reuses the
+    # finished ones) and by every other setting
     cache = bool(cfg.get("cache", False))
-    key = {"cfg": result_settings(cfg), "device": str(dev),
-           "data": [source_identity(dict(s)) for s in specs] if cache else None}
+    items = [(dict(spec), s, source_identity(dict(spec)) if cache else None) for spec in specs
+             for s in _seeds(cfg)]
+    key = {"cfg": result_settings(cfg, exclude=("fig3_settings", "seed", "num_seeds")), "device": str(dev)}
     results = cached_map("features-fig3", key, one, items, enabled=cache, progress=_progress(cfg),
                          desc="Fig. 3 seeds")
     return pd.concat([r[0] for r in results], ignore_index=True), pd.DataFrame([r[1] for r in results])

@@ -242,14 +242,16 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     sweeps = list(sweeps)
 
     def one(item):
-        i, seed = item
-        return run_seed(specs[i], seed, alphas=alphas, subspace_dim=d, sweeps=sweeps, basis_kind=kind,
+        spec, seed, _ = item
+        return run_seed(spec, seed, alphas=alphas, subspace_dim=d, sweeps=sweeps, basis_kind=kind,
                         dtype=dtype, device=device, chunk_size=chunk, progress=False)
 
-    items = [(i, s) for i in range(len(specs)) for s in _seeds(cfg)]
+    # each point is keyed by its model, seed and data (so adding seeds or models reuses the
+    # finished ones) and by every other setting
     cache = bool(cfg.get("cache", False))
-    key = {"cfg": result_settings(cfg), "sweeps": sweeps, "device": str(device),
-           "data": [source_identity(s) for s in specs] if cache else None}
+    items = [(spec, s, source_identity(spec) if cache else None) for spec in specs for s in _seeds(cfg)]
+    key = {"cfg": result_settings(cfg, exclude=("models", "seed", "num_seeds")), "sweeps": sweeps,
+           "device": str(device)}
     frames = cached_map(name, key, one, items, enabled=cache, progress=progress, desc="seeds")
     return pd.concat(frames, ignore_index=True)
 
