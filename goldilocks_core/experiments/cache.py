@@ -208,7 +208,10 @@ def _lookup(path: Path, compute: Callable[[], Any], refresh: bool) -> Any:
             return _read(path)
         except _Unreadable as why:
             print(f"goldilocks cache: removed unreadable entry {path} ({why}); recomputing", file=sys.stderr)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass  # a folder we cannot write to is reported by _prepare
     _prepare(path.parent)
     result = compute()
     try:
