@@ -343,3 +343,34 @@ def test_paper_profile_code_path_on_a_cifar_shaped_stand_in(tmp_path, monkeypatc
                plotting.gamma_limits(F.gamma_limit_table([2, 3], [1e-3, 1e-2], 4))]
     assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
     plt.close("all")
+
+
+# --------------------------------------------------- the results cache keys every setting
+# Issue 9's reproductions: a cached run never serves another setting's table.
+def test_cached_fig4_left_keys_the_basis_kind(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    cfg = dict(settings("features", "quick", device="cpu", fig3_settings=[TINY], dims=[10, 12],
+                        dims_num_samples=30, dims_alphas=[1.0, 10.0], num_seeds=1, cache=True))
+    ortho = F.fig4_left(cfg)
+    sparse = F.fig4_left(cfg | {"basis_kind": "sparse"})
+    pd.testing.assert_frame_equal(sparse, F.fig4_left(cfg | {"basis_kind": "sparse", "cache": False}))
+    assert not sparse.equals(ortho)
+
+
+def test_cached_init_statistics_keys_every_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    spec = {"arch": "mlp", "widths": [64, 6, 10], "dataset": "digits", "num_samples": 30}
+    first = F.init_statistics(spec, [0, 5, 9], d=10, cache=True, progress=False)
+    second = F.init_statistics(spec, [0, 3, 9], d=10, cache=True, progress=False)
+    assert list(first["init"]) == [0, 5, 9] and list(second["init"]) == [0, 3, 9]
+
+
+def test_cached_prior_sweep_keys_the_model_and_the_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    small = {**TINY, "num_samples": None, "widths": [64, 6, 10]}
+    s0, s1 = build(small, seed=0), build(small, seed=1)  # another model
+    s2 = type(s0)(s0.name, s0.model, s0.inputs.flip(0), s0.targets.flip(0), s0.num_classes)  # other data
+    runs = [F.prior_sweep(s, 3, 40, cache=True, progress=False)[0] for s in (s0, s1, s2)]
+    for s, df in zip((s1, s2), runs[1:]):
+        pd.testing.assert_frame_equal(df, F.prior_sweep(s, 3, 40, progress=False)[0])
+        assert not df.equals(runs[0])

@@ -184,6 +184,39 @@ def test_eq5_detects_a_wrong_degree():
     assert e["err_engine_hessian"].iloc[0] > 1e-3
 
 
+# ------------------------------------------------------------------------ the results cache
+def test_cached_zone_sweeps_key_the_data_and_reuse_finished_seeds(tmp_path, monkeypatch):
+    from goldilocks_core.experiments import setup
+
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    runs = []
+    real_run_seed = Z.run_seed
+
+    def run_seed(spec, seed, **kwargs):
+        runs.append(seed)
+        return real_run_seed(spec, seed, **kwargs)
+
+    monkeypatch.setattr(Z, "run_seed", run_seed)
+    cfg = dict(settings("zone", "quick", device="cpu", models=[TINY], alphas=[0.5, 2.0], subspace_dim=4,
+                        num_seeds=1, cache=True))
+    first = Z.fig2(cfg)
+    more = Z.fig2(cfg | {"num_seeds": 2})  # only the new seed is computed
+    assert runs == [0, 1] and more[more["seed"] == 0].reset_index(drop=True).equals(first)
+    # the same settings on other data (e.g. a re-downloaded, different file) are recomputed
+    real_load = setup.data.load
+
+    def other_data(*args, **kwargs):
+        ds = real_load(*args, **kwargs)
+        return type(ds)(ds.inputs.flip(0), ds.targets.flip(0), ds.num_classes, ds.name, ds.split)
+
+    monkeypatch.setattr(setup.data, "load", other_data)
+    monkeypatch.setattr(setup, "_SOURCE_IDS", {})
+    again = Z.fig2(cfg)
+    assert runs == [0, 1, 0]
+    pd.testing.assert_frame_equal(again, Z.fig2(cfg | {"cache": False}))
+    assert not again.equals(first)
+
+
 # ------------------------------------------------------ the paper profile, end to end
 @pytest.mark.slow
 def test_paper_profiles_code_path_on_gaussian_stand_ins(tmp_path, monkeypatch):

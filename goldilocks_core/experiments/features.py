@@ -49,8 +49,8 @@ from ..random_logit import (
     softmax_hessian_factor,
 )
 from ..subspace import random_basis
-from .cache import cached_map
-from .setup import Setting, build, build_data, build_model
+from .cache import cached, cached_map, result_settings
+from .setup import Setting, build, build_data, build_model, source_identity
 
 __all__ = [
     "BASIS_SEED_OFFSET",
@@ -415,6 +415,7 @@ def gradient_cosines(model_spec: Mapping[str, Any], datasets: Sequence[Mapping[s
     Δ = Q̂ − Q. Returns ``(pairs, per_set)``: ``init, a, b, cosine, eq9_cosine`` and
     ``init, dataset, delta_norm, grad_norm, num_params``.
     """
+    arguments = result_settings(locals(), exclude=("inits",))
     dev, dtype = _device_dtype(device)
     num_samples = _check_int("num_samples", num_samples, 2)
     first = _load_balanced({k: model_spec[k] for k in ("dataset", "image_size", "pad_to", "data_options")
@@ -451,8 +452,7 @@ def gradient_cosines(model_spec: Mapping[str, Any], datasets: Sequence[Mapping[s
                               "eq9_cosine": float(nn.functional.cosine_similarity(deltas[a], deltas[b], 0))})
         return pairs, per
 
-    key = {"model": dict(model_spec), "datasets": [dict(s) for s in datasets], "n": num_samples,
-           "data_seed": data_seed, "device": str(dev)}
+    key = {**arguments, "resolved_device": str(dev), "data": [first, sets]}
     results = cached_map("features-fig5-left", key, one, [int(i) for i in inits], enabled=cache,
                          progress=progress, desc="gradient cosines")
     pairs = pd.DataFrame([r for res in results for r in res[0]])
@@ -506,8 +506,11 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
     columns are ``delta_norm`` (‖Q̂ − Q‖), ``grad_norm`` (‖∇_θℓ‖) and ``eq9_norm``
     (‖Σ_k c_k Δ_k‖ with the measured c_k, "all"). The summary holds σ_c² (per coordinate),
     P, the predicted slopes ``printed`` = Pσ_c² (Eq. 9 as printed) and ``exact`` = √P σ_c
-    (orthogonal c_k, ‖c_k‖² = Pσ_c²), the fitted slopes and the largest |cos(c_k, c_l)|.
+    (orthogonal c_k, ‖c_k‖² = Pσ_c²), the fitted slopes and the largest |cos(c_k, c_l)|. With
+    ``cache`` the chunks are keyed by every argument, ``setting``'s network and data by content;
+    ``cache_key`` may add settings of the caller's.
     """
+    arguments = result_settings(locals())
     model, x, y, k = setting.model, setting.inputs, setting.targets, setting.num_classes
     P = setting.num_params
     means = {g: class_mean_gradients(model, x, y, k, grouping=g) for g in ("all", "label")}
@@ -529,7 +532,7 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
                          "eq9_norm": float(torch.sqrt(torch.clamp(delta @ gram @ delta, min=0)))})
         return rows
 
-    key = {"setting": dict(cache_key or {}), "num_priors": num_priors, "subset_size": subset_size, "seed": seed}
+    key = {**arguments, "device": str(x.device)}
     chunks = cached_map("features-fig5-right", key, one, list(range(0, num_priors, chunk)), enabled=cache,
                         progress=progress, desc="class priors")
     df = pd.DataFrame([r for c in chunks for r in c])
@@ -557,15 +560,16 @@ def init_statistics(model_spec: Mapping[str, Any], inits: Sequence[int], *, d: i
     Hessian and G-term (d-dimensional random subspace, basis seed ``BASIS_SEED_OFFSET + init``),
     ``loss``, the full-space ``grad_norm`` ‖∇_θℓ‖ and ``delta_norm`` ‖Q̂ − Q‖.
     """
+    arguments = result_settings(locals(), exclude=("inits",))
     dev, dtype = _device_dtype(device)
     batch = build_data(dict(model_spec), seed=data_seed, dtype=dtype, device=dev)
     shape = tuple(batch.inputs.shape[1:])
     inits = [int(i) for i in inits]
     q = torch.bincount(batch.targets.cpu(), minlength=batch.num_classes).to(torch.float64) / len(batch)
 
-    def one(start: int):
+    def one(part: tuple[int, ...]):
         rows = []
-        for init in inits[start:start + chunk]:
+        for init in part:
             model = build_model(dict(model_spec), in_shape=shape, num_classes=batch.num_classes, seed=init,
                                 dtype=dtype, device=dev)
             basis = random_basis(num_parameters(model), d, kind=basis_kind,
@@ -578,10 +582,10 @@ def init_statistics(model_spec: Mapping[str, Any], inits: Sequence[int], *, d: i
                          "delta_norm": float((q_hat - q).norm())})
         return rows
 
-    key = {"model": dict(model_spec), "d": d, "basis": basis_kind, "data_seed": data_seed, "device": str(dev),
-           "inits": [inits[0], inits[-1], len(inits)] if inits else [], "chunk": chunk}
-    parts = cached_map("features-fig6", key, one, list(range(0, len(inits), chunk)), enabled=cache,
-                       progress=progress, desc="initialisations")
+    key = {**arguments, "resolved_device": str(dev), "data": batch}
+    items = [tuple(inits[s:s + chunk]) for s in range(0, len(inits), chunk)]
+    parts = cached_map("features-fig6", key, one, items, enabled=cache, progress=progress,
+                       desc="initialisations")
     return pd.DataFrame([r for part in parts for r in part])
 
 
@@ -721,15 +725,19 @@ def fig3(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     kind, chunk = cfg.get("basis_kind", "orthonormal"), cfg.get("chunk_size")
 
     def one(item):
-        i, seed = item
-        setting = build(dict(specs[i]), seed=seed, dtype=dtype, device=dev)
+        spec, seed, _ = item
+        setting = build(dict(spec), seed=seed, dtype=dtype, device=dev)
         pl = projected_logits(setting, d, seed=seed, basis_kind=kind, chunk_size=chunk)
         return curvature_vs_alpha(pl, alphas), _seed_summary(pl)
 
-    items = [(i, s) for i in range(len(specs)) for s in _seeds(cfg)]
-    key = {"specs": specs, "d": d, "alphas": alphas, "basis": kind, "device": str(dev)}
-    results = cached_map("features-fig3", key, one, items, enabled=bool(cfg.get("cache", False)),
-                         progress=_progress(cfg), desc="Fig. 3 seeds")
+    # each point is keyed by its model, seed and data (adding seeds or settings reuses the
+    # finished ones) and by every other setting
+    cache = bool(cfg.get("cache", False))
+    items = [(dict(spec), s, source_identity(dict(spec)) if cache else None) for spec in specs
+             for s in _seeds(cfg)]
+    key = {"cfg": result_settings(cfg, exclude=("fig3_settings", "seed", "num_seeds")), "device": str(dev)}
+    results = cached_map("features-fig3", key, one, items, enabled=cache, progress=_progress(cfg),
+                         desc="Fig. 3 seeds")
     return pd.concat([r[0] for r in results], ignore_index=True), pd.DataFrame([r[1] for r in results])
 
 
@@ -748,10 +756,9 @@ def fig4_left(cfg: Mapping[str, Any]) -> pd.DataFrame:
                               chunk_size=cfg.get("chunk_size"))
         return curvature_vs_dimension(pl, dims, alphas)
 
-    from .cache import cached
-
-    key = {"spec": spec, "dims": dims, "alphas": alphas, "seed": seed, "device": str(dev)}
-    return cached("features-fig4-left", key, compute, enabled=bool(cfg.get("cache", False)))
+    cache = bool(cfg.get("cache", False))
+    key = {"cfg": result_settings(cfg), "device": str(dev), "data": source_identity(spec) if cache else None}
+    return cached("features-fig4-left", key, compute, enabled=cache)
 
 
 def fig4_right(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, torch.Tensor]:

@@ -11,16 +11,19 @@ requested device and dtype.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .. import data, models
+from .identity import canonical, data_identity
 
-__all__ = ["Setting", "build", "build_model", "build_data"]
+__all__ = ["Setting", "build", "build_model", "build_data", "source_identity"]
 
 ARCHS = ("mlp", "lenet_300_100", "lenet5")
+_SOURCE_IDS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,34 @@ class Setting:
 def build_data(spec: dict, *, split: str = "train", seed: int = 0, dtype=torch.float64,
                device="cpu") -> data.Dataset:
     """The spec's dataset, resized or padded if asked, reduced to a balanced subset of ``num_samples``."""
-    options = {k: spec[k] for k in ("image_size", "pad_to") if spec.get(k) is not None}
-    options.update(spec.get("data_options", {}))
-    ds = data.load(spec["dataset"], split, **options)
+    ds = _load_source(spec, split)
     n = spec.get("num_samples")
     if n is not None and n < len(ds):
         n -= n % ds.num_classes
         ds = data.balanced_subset(ds, n, generator=torch.Generator().manual_seed(10_000 + seed))
     return ds.to(device, dtype)
+
+
+def _source_options(spec: dict) -> dict:
+    options = {k: spec[k] for k in ("image_size", "pad_to") if spec.get(k) is not None}
+    options.update(spec.get("data_options", {}))
+    return options
+
+
+def _load_source(spec: dict, split: str) -> data.Dataset:
+    return data.load(spec["dataset"], split, **_source_options(spec))
+
+
+def source_identity(spec: dict, split: str = "train") -> str:
+    """:func:`~goldilocks_core.experiments.identity.data_identity` of the data set ``spec`` draws
+    from (``dataset``, ``image_size``, ``pad_to``, ``data_options``), before the balanced subset, which is a
+    function of it, ``num_samples`` and the seed. Remembered per source for the session."""
+    options = _source_options(spec)
+    source = {"dataset": spec["dataset"], "split": split, "options": options, "root": str(data.cache_root())}
+    key = json.dumps(canonical(source), sort_keys=True)
+    if key not in _SOURCE_IDS:
+        _SOURCE_IDS[key] = data_identity(data.load(spec["dataset"], split, **options))
+    return _SOURCE_IDS[key]
 
 
 def build_model(spec: dict, *, in_shape: tuple[int, ...], num_classes: int, seed: int = 0,

@@ -41,8 +41,8 @@ from ..models import homogeneity_degree, scale_parameters
 from ..progress import progress_bar
 from ..subspace import random_basis
 from ..validation import check_alpha, check_temperature
-from .cache import cached_map
-from .setup import build
+from .cache import cached_map, result_settings
+from .setup import build, source_identity
 
 __all__ = [
     "SWEEPS",
@@ -242,15 +242,17 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     sweeps = list(sweeps)
 
     def one(item):
-        i, seed = item
-        return run_seed(specs[i], seed, alphas=alphas, subspace_dim=d, sweeps=sweeps, basis_kind=kind,
+        spec, seed, _ = item
+        return run_seed(spec, seed, alphas=alphas, subspace_dim=d, sweeps=sweeps, basis_kind=kind,
                         dtype=dtype, device=device, chunk_size=chunk, progress=False)
 
-    items = [(i, s) for i in range(len(specs)) for s in _seeds(cfg)]
-    key = {"specs": specs, "alphas": alphas, "d": d, "basis": kind, "dtype": str(dtype), "sweeps": sweeps,
+    # each point is keyed by its model, seed and data (so adding seeds or models reuses the
+    # finished ones) and by every other setting
+    cache = bool(cfg.get("cache", False))
+    items = [(spec, s, source_identity(spec) if cache else None) for spec in specs for s in _seeds(cfg)]
+    key = {"cfg": result_settings(cfg, exclude=("models", "seed", "num_seeds")), "sweeps": sweeps,
            "device": str(device)}
-    frames = cached_map(name, key, one, items, enabled=bool(cfg.get("cache", False)), progress=progress,
-                        desc="seeds")
+    frames = cached_map(name, key, one, items, enabled=cache, progress=progress, desc="seeds")
     return pd.concat(frames, ignore_index=True)
 
 
