@@ -20,6 +20,10 @@ What a :class:`Decomposition` holds (all float64):
   10^scale (``g_term == 10**log10_g_term_scale * g_term_normalized``); always finite.
   ``hessian_normalized`` is the bracket [β G* + H*] with the larger of the two
   coefficients scaled to one. Every metric is computed on these well-scaled matrices.
+
+``precision`` is the dtype the projected Jacobian was computed in (float32 on CUDA by
+default); the d×d matrices are accumulated in float64 either way, and local convexity
+treats eigenvalues below :func:`.metrics.zero_tolerance` of that precision as zero.
 """
 from __future__ import annotations
 
@@ -80,6 +84,7 @@ class Decomposition:
     grad: torch.Tensor  # (d,) Rᵀ∇_{θ'}ℓ at θ' = αθ, true scale
     grad_normalized: torch.Tensor
     log10_grad_scale: float
+    precision: torch.dtype = torch.float64  # dtype of the Jacobian (sets the local-convexity tolerance)
 
     # -- scale-invariant metrics (on the normalized matrices) -------------------------
     @property
@@ -112,6 +117,17 @@ class Decomposition:
     def log10_grad_norm(self) -> float:
         return self.log10_grad_scale + _log10(float(self.grad_normalized.norm()))
 
+    def _lc_precision(self, name: str) -> torch.dtype:
+        """The precision that sets the local-convexity tolerance of term ``name``.
+
+        The G-term is B̃ᵀB̃ formed and accumulated in float64 from rows B̃ (PSD by
+        construction): its zero eigenvalues are structural (rows of zero weight, each
+        sample's null vector of diag p − ppᵀ) and come out at float64 round-off whatever
+        JR's dtype, so float64's tolerance applies. The Hessian and the H-term carry the
+        Jacobian's rounding: d·ε of ``precision``.
+        """
+        return torch.float64 if name == "g_term" else self.precision
+
     def metrics(self) -> dict[str, float]:
         """Every scalar summary: one row of :func:`sweep`'s table."""
         row = {
@@ -129,7 +145,7 @@ class Decomposition:
             norm, lmax = float(lam.abs().max()), float(lam[-1])
             per[name] = {
                 "pc": float(_m.positive_curvature(M)),
-                "lc": float(_m.local_convexity(M)),
+                "lc": float(_m.local_convexity(M, precision=self._lc_precision(name))),
                 "norm": _pow10(scale + _log10(norm)) if norm > 0 else 0.0,
                 "log10_norm": scale + _log10(norm),
                 "lmax": math.copysign(_pow10(scale + _log10(abs(lmax))), lmax) if lmax != 0 else 0.0,
@@ -171,7 +187,7 @@ def assemble(projection: Projection, alpha: float, temperature: float, beta: flo
         log10_hessian_scale=top, log10_g_term_scale=lg, log10_h_term_scale=lh,
         loss=st.loss, mean_entropy=st.mean_entropy,
         grad=_times_pow10(projection.grad_hat, lgrad), grad_normalized=projection.grad_hat,
-        log10_grad_scale=lgrad,
+        log10_grad_scale=lgrad, precision=projection.precision,
     )
 
 
