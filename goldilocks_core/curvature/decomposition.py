@@ -209,8 +209,8 @@ def decompose(
 
     ``model`` holds θ (the unscaled network); α scales every parameter, T divides the
     logits. ``basis`` is R (P×d, e.g. :func:`goldilocks_core.subspace.random_basis`).
-    ``degree`` overrides L = :func:`models.homogeneity_degree` (for models it cannot
-    inspect). ``dtype`` defaults to float64 on the CPU, float32 on CUDA; the returned
+    ``degree`` gives L for models that :func:`models.homogeneity_degree` cannot inspect;
+    for one it can, a different ``degree`` is a ``ValueError`` (:func:`models.resolve_degree`). ``dtype`` defaults to float64 on the CPU, float32 on CUDA; the returned
     matrices are float64 in either case. ``method``: ``"auto"``, ``"layerwise"`` or
     ``"hvp"`` (see :mod:`goldilocks_core.curvature`). Data are processed in chunks of
     ``chunk_size`` samples (default: sized to a fixed memory budget).
