@@ -207,13 +207,33 @@ def decompose(
 ) -> Decomposition:
     """RᵀH'R = G-term + H-term of f_{αθ} at temperature T on (inputs, targets) (Eq. 4–5).
 
-    ``model`` holds θ (the unscaled network); α scales every parameter, T divides the
-    logits. ``basis`` is R (P×d, e.g. :func:`goldilocks_core.subspace.random_basis`).
-    ``degree`` gives L for models that :func:`models.homogeneity_degree` cannot inspect;
-    for one it can, a different ``degree`` is a ``ValueError`` (:func:`models.resolve_degree`). ``dtype`` defaults to float64 on the CPU, float32 on CUDA; the returned
-    matrices are float64 in either case. ``method``: ``"auto"``, ``"layerwise"`` or
-    ``"hvp"`` (see :mod:`goldilocks_core.curvature`). Data are processed in chunks of
-    ``chunk_size`` samples (default: sized to a fixed memory budget).
+    Parameters
+    ----------
+    model
+        The unscaled network θ; α scales every parameter, T divides the logits.
+    inputs, targets
+        Data (N, …) and N integer class labels.
+    basis
+        R (P×d) of full column rank, e.g. :func:`goldilocks_core.subspace.random_basis`;
+        an all-zero or rank-deficient basis is a ``ValueError``
+        (:func:`goldilocks_core.subspace.check_basis`).
+    alpha, temperature
+        α > 0 and T > 0; β = α^L/T.
+    chunk_size
+        Samples per chunk (default: sized to a fixed memory budget).
+    degree
+        L for models that :func:`models.homogeneity_degree` cannot inspect; for one it
+        can, a different ``degree`` is a ``ValueError`` (:func:`models.resolve_degree`).
+    dtype
+        Working precision of the Jacobian: float64 on the CPU, float32 on CUDA by default.
+        The d×d products are accumulated in float64 either way.
+    method
+        ``"auto"``, ``"layerwise"`` or ``"hvp"`` (see :mod:`goldilocks_core.curvature`).
+
+    Returns
+    -------
+    Decomposition
+        Float64 matrices at the true and at a normalised scale, and the scalar summaries.
     """
     L = resolve_degree(model, degree)
     beta = inverse_temperature(alpha, temperature, L)
