@@ -268,6 +268,10 @@ def test_bad_input_raises_clear_value_errors(mlp_case):
         decompose(one_class, x, torch.zeros_like(y), random_basis(10, 2))
     with pytest.raises(ValueError, match="float64 range"):
         decompose(model, x, y, basis, alpha=1e300)
+    with pytest.raises(ValueError, match="all zero"):  # issue 9: gave NaN
+        decompose(model, x, y, torch.zeros_like(basis))
+    with pytest.raises(ValueError, match="rank-deficient"):
+        sweep(model, x, y, torch.cat([basis, basis[:, :1]], dim=1), alphas=[1.0], progress=False)
 
 
 def test_numpy_inputs_are_accepted(mlp_case):
