@@ -23,7 +23,8 @@ from torch import nn
 from .devices import default_dtype
 from .functional import parameter_slices
 
-__all__ = ["random_basis", "layer_basis", "parameter_mask", "check_basis", "BASIS_KINDS", "RANK_CHECK_MAX_DIM"]
+__all__ = ["random_basis", "layer_basis", "parameter_mask", "check_basis", "BASIS_KINDS",
+           "RANK_CHECK_MAX_DIM"]
 
 BASIS_KINDS = ("orthonormal", "sparse")
 
@@ -231,5 +232,6 @@ def check_basis(basis, num_params: int) -> torch.Tensor:
             rank = int((lam > tol).sum())
             ratio = (max(float(lam[0]), 0.0) / float(lam[-1])) ** 0.5
             raise ValueError(f"basis is rank-deficient: its d={d} columns span about {rank} dimensions "
-                             f"(σ_min/σ_max = {ratio:.1e}); use linearly independent columns, e.g. random_basis")
+                             f"(σ_min/σ_max = {ratio:.1e}); use linearly independent columns, "
+                             "e.g. random_basis")
     return basis
