@@ -115,5 +115,6 @@ def test_check_basis_rejects_zero_and_rank_deficient_bases():
             check_basis(mixed.to(dtype), 20)
     # full column rank passes whatever the column scales, kinds and dtypes
     sparse = random_basis(20, 4, kind="sparse", generator=torch.Generator().manual_seed(2))
-    for ok in (R.float(), R * torch.tensor([1e-200, 1.0, 1e200, 3.0], dtype=R.dtype), sparse, random_basis(5, 5)):
+    scaled = R * torch.tensor([1e-200, 1.0, 1e200, 3.0], dtype=R.dtype)
+    for ok in (R.float(), scaled, sparse, random_basis(5, 5)):
         assert check_basis(ok, ok.shape[0]) is ok
