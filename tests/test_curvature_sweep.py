@@ -106,9 +106,11 @@ def test_g_term_is_psd_from_beta_1e_minus_6_to_1e6(mlp_case):
 
 @pytest.mark.parametrize("alpha, temperature", [(1e3, 1.0), (1e-3, 1.0), (1.0, 1e-9), (1e3, 1e-9), (1e-3, 1e9)])
 @pytest.mark.parametrize("case", ["mlp_case", "conv_case"])
-def test_extreme_scales_stay_finite(case, alpha, temperature, request):
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+def test_extreme_scales_stay_finite(case, alpha, temperature, dtype, request):
     model, x, y, basis = request.getfixturevalue(case)
-    dec = decompose(model, x, y, basis, alpha=alpha, temperature=temperature)
+    dec = decompose(model, x, y, basis, alpha=alpha, temperature=temperature, dtype=dtype)
+    assert dec.precision == dtype
     row = dec.metrics()
     for name in ("hessian", "g_term", "h_term", "hessian_normalized", "g_term_normalized", "h_term_normalized",
                  "grad", "grad_normalized"):
@@ -119,6 +121,8 @@ def test_extreme_scales_stay_finite(case, alpha, temperature, request):
     # even a collapsed softmax keeps an O(1) normalized G-term with a defined positive curvature
     assert math.isfinite(row["pc_g_term"]) and row["pc_g_term"] >= 1 - 1e-9
     assert math.isfinite(row["log10_norm_g_term"])
+    lam = torch.linalg.eigvalsh(dec.g_term_normalized)  # PSD to float64 round-off in either precision
+    assert lam.min() >= -1e-14 * lam.abs().max()
 
 
 def test_collapsed_softmax_g_term_tends_to_rank_one(mlp_case):
