@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from typing import Sequence
 
 import torch
@@ -187,11 +188,36 @@ def homogeneity_error(model: nn.Module, inputs: torch.Tensor, alphas, *, degree:
 
 
 def resolve_degree(model: nn.Module, degree: int | None = None) -> int:
-    """L: ``degree`` if given (a positive int), else :func:`homogeneity_degree` of ``model``."""
+    """L of f_{αθ} = α^L f_θ (Eq. 5): read from ``model`` when it can be, else ``degree``.
+
+    Parameters
+    ----------
+    model
+        The network; :func:`homogeneity_degree` reads L off a bias-free stack of weight
+        layers, ReLUs and average pooling.
+    degree
+        ``None`` (read L from the model), or a positive integer: required for a model that
+        :func:`homogeneity_degree` cannot inspect, and for one it can it must equal the
+        degree read (a different L would scale the curvature by the wrong powers of α).
+
+    Returns
+    -------
+    int
+        L ≥ 1. ``ValueError`` for a bad ``degree``, a model that is not inspectable when
+        ``degree`` is ``None``, or a ``degree`` that contradicts the model.
+    """
     if degree is None:
         return homogeneity_degree(model)
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+    if isinstance(degree, bool) or not isinstance(degree, numbers.Integral) or degree < 1:
         raise ValueError(f"degree must be a positive integer (the homogeneity degree L), got {degree!r}")
+    degree = int(degree)
+    try:
+        read = homogeneity_degree(model)
+    except ValueError:
+        return degree  # a model the check cannot inspect: trust the caller's L
+    if read != degree:
+        raise ValueError(f"degree={degree} contradicts the model, whose homogeneity degree (number of "
+                         f"weight layers) is L={read}: omit degree= or pass degree={read}")
     return degree
 
 

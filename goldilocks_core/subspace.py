@@ -23,7 +23,8 @@ from torch import nn
 from .devices import default_dtype
 from .functional import parameter_slices
 
-__all__ = ["random_basis", "layer_basis", "parameter_mask", "check_basis", "BASIS_KINDS"]
+__all__ = ["random_basis", "layer_basis", "parameter_mask", "check_basis", "BASIS_KINDS",
+           "RANK_CHECK_MAX_DIM"]
 
 BASIS_KINDS = ("orthonormal", "sparse")
 
@@ -163,8 +164,44 @@ def layer_basis(
     return basis.to(device=device, dtype=default_dtype(device) if dtype is None else dtype)
 
 
+RANK_CHECK_MAX_DIM = 512  # bases with more columns are checked for zero columns only
+_ROWS_PER_STEP = 65536
+
+
+def _column_gram(basis: torch.Tensor, peaks: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of the unit-normalised columns of R, in float64, over row blocks.
+
+    Columns are first divided by their largest entry (``peaks``), so that no column's
+    squared norm under- or overflows.
+    """
+    d = basis.shape[1]
+    gram = torch.zeros(d, d, dtype=torch.float64, device=basis.device)
+    for i in range(0, basis.shape[0], _ROWS_PER_STEP):
+        block = basis[i:i + _ROWS_PER_STEP].to(torch.float64) / peaks
+        gram += block.T @ block
+    scale = gram.diagonal().sqrt()
+    return gram / scale[:, None] / scale[None, :]
+
+
 def check_basis(basis, num_params: int) -> torch.Tensor:
-    """Validate a basis: a finite floating-point tensor of shape (P, d), 1 ≤ d ≤ P."""
+    """Validate a basis R: a finite floating-point tensor (P, d), 1 ≤ d ≤ P, of full column rank.
+
+    Parameters
+    ----------
+    basis
+        R ∈ R^{P×d}, the directions of the projected Hessian RᵀHR (§2).
+    num_params
+        P, the number of trainable parameters.
+
+    Returns
+    -------
+    torch.Tensor
+        ``basis`` itself. ``ValueError`` (one line) for a wrong type, shape or dtype,
+        non-finite entries, a zero column (an all-zero basis included), or — for
+        d ≤ ``RANK_CHECK_MAX_DIM`` — linearly dependent columns: the Gram matrix of the
+        unit-normalised columns, formed in float64, has λ_min ≤ d·max(ε², ε_float64)·λ_max
+        with ε of the basis's dtype (columns independent to about √ε of that precision).
+    """
     if not isinstance(basis, torch.Tensor):
         raise ValueError(f"basis must be a torch tensor of shape (P, d), got {type(basis).__name__}")
     if basis.ndim != 2:
@@ -179,4 +216,22 @@ def check_basis(basis, num_params: int) -> torch.Tensor:
         raise ValueError(f"basis must be floating point, got {basis.dtype}")
     if not torch.isfinite(basis).all():
         raise ValueError("basis has non-finite entries")
+    d = basis.shape[1]
+    peaks = basis.abs().amax(dim=0).to(torch.float64)
+    zero = (peaks == 0).nonzero().flatten().tolist()
+    if len(zero) == d:
+        raise ValueError("basis is all zero: its columns must span a d-dimensional subspace")
+    if zero:
+        raise ValueError(f"basis column {zero[0]} is zero ({len(zero)} of d={d} columns are): "
+                         "the columns must be linearly independent")
+    if 1 < d <= RANK_CHECK_MAX_DIM:
+        lam = torch.linalg.eigvalsh(_column_gram(basis, peaks))
+        eps = torch.finfo(basis.dtype).eps
+        tol = d * max(eps * eps, torch.finfo(torch.float64).eps) * float(lam[-1])
+        if float(lam[0]) <= tol:
+            rank = int((lam > tol).sum())
+            ratio = (max(float(lam[0]), 0.0) / float(lam[-1])) ** 0.5
+            raise ValueError(f"basis is rank-deficient: its d={d} columns span about {rank} dimensions "
+                             f"(σ_min/σ_max = {ratio:.1e}); use linearly independent columns, "
+                             "e.g. random_basis")
     return basis

@@ -6,6 +6,7 @@ Hessians, and only then project on the basis R.
 """
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -205,6 +206,33 @@ def test_explicit_degree_for_a_model_homogeneity_degree_cannot_inspect():
     for method in ("layerwise", "hvp"):
         res = decompose(model, x, y, basis, alpha=1.4, temperature=0.7, degree=2, method=method)
         assert rel(res.hessian, H) <= 1e-10 and rel(res.h_term, Hs) <= 1e-10
+
+
+def test_a_degree_that_contradicts_the_model_is_refused():
+    """Issue 9: decompose(net, …, alpha=2, degree=3) on an L = 2 MLP was silently 93 % off."""
+    from goldilocks_core.curvature import sweep
+    from goldilocks_core.estimators import hessian_operator, sharpness
+
+    g = torch.Generator().manual_seed(5)
+    model = models.mlp([4, 5, 3], generator=g, dtype=F64)  # L = 2
+    x = torch.randn(6, 4, dtype=F64, generator=g)
+    y = torch.randint(0, 3, (6,), generator=g)
+    basis = random_basis(models.num_parameters(model), 4, generator=g)
+    calls = [
+        lambda: decompose(model, x, y, basis, alpha=2.0, degree=3),
+        lambda: decompose(model, x, y, basis, degree=1),
+        lambda: sweep_decompositions(model, x, y, basis, alphas=[2.0], degree=3, progress=False),
+        lambda: sweep(model, x, y, basis, alphas=[2.0], degree=3, progress=False),
+        lambda: hessian_operator(model, x, y, alpha=2.0, degree=3),
+        lambda: hessian_operator(model, x, y, degree=3),
+        lambda: sharpness(model, x, y, alpha=2.0, degree=3),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="degree=.* contradicts the model.*L=2"):
+            call()
+    right = decompose(model, x, y, basis, alpha=2.0, degree=2)
+    assert right.degree == 2 and rel(right.hessian, decompose(model, x, y, basis, alpha=2.0).hessian) == 0
+    assert hessian_operator(model, x, y, alpha=2.0, degree=np.int64(2)).degree == 2
 
 
 @pytest.mark.parametrize("kind", ["sparse", "first_layer"])

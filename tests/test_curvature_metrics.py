@@ -86,3 +86,17 @@ def test_float32_and_bad_shapes():
         positive_curvature(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="square"):
         lambda_max(np.zeros(3))
+
+
+def test_local_convexity_tolerance_follows_the_working_precision():
+    """A float64 matrix accumulated from float32 factors: eigenvalues within d·ε_float32 are zero."""
+    from goldilocks_core.curvature import zero_tolerance
+
+    assert zero_tolerance(50) == 50 * torch.finfo(torch.float64).eps
+    assert zero_tolerance(50, torch.float32) == 50 * torch.finfo(torch.float32).eps
+    M = torch.diag(torch.tensor([1.0, 1e-8, -1e-8, -1.0], dtype=torch.float64))
+    assert float(local_convexity(M)) == 0.5
+    assert float(local_convexity(M, precision=torch.float32)) == 0.25
+    assert float(local_convexity(M.float(), precision=torch.float64)) == 0.25  # the coarser dtype wins
+    with pytest.raises(ValueError, match="precision"):
+        local_convexity(M, precision=torch.int64)

@@ -1,4 +1,5 @@
 """Sweeps over α and T (Eq. 5: everything depends on β = α^L/T), numerics and validation."""
+import copy
 import math
 
 import numpy as np
@@ -105,9 +106,11 @@ def test_g_term_is_psd_from_beta_1e_minus_6_to_1e6(mlp_case):
 
 @pytest.mark.parametrize("alpha, temperature", [(1e3, 1.0), (1e-3, 1.0), (1.0, 1e-9), (1e3, 1e-9), (1e-3, 1e9)])
 @pytest.mark.parametrize("case", ["mlp_case", "conv_case"])
-def test_extreme_scales_stay_finite(case, alpha, temperature, request):
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+def test_extreme_scales_stay_finite(case, alpha, temperature, dtype, request):
     model, x, y, basis = request.getfixturevalue(case)
-    dec = decompose(model, x, y, basis, alpha=alpha, temperature=temperature)
+    dec = decompose(model, x, y, basis, alpha=alpha, temperature=temperature, dtype=dtype)
+    assert dec.precision == dtype
     row = dec.metrics()
     for name in ("hessian", "g_term", "h_term", "hessian_normalized", "g_term_normalized", "h_term_normalized",
                  "grad", "grad_normalized"):
@@ -118,6 +121,8 @@ def test_extreme_scales_stay_finite(case, alpha, temperature, request):
     # even a collapsed softmax keeps an O(1) normalized G-term with a defined positive curvature
     assert math.isfinite(row["pc_g_term"]) and row["pc_g_term"] >= 1 - 1e-9
     assert math.isfinite(row["log10_norm_g_term"])
+    lam = torch.linalg.eigvalsh(dec.g_term_normalized)  # PSD to float64 round-off in either precision
+    assert lam.min() >= -1e-14 * lam.abs().max()
 
 
 def test_collapsed_softmax_g_term_tends_to_rank_one(mlp_case):
@@ -150,6 +155,40 @@ def test_float32_within_1e_4_of_float64(mlp_case, method):
             a, b = getattr(d32, name), getattr(d64, name)
             assert float((a - b).norm()) <= 1e-4 * float(b.norm()), (alpha, name)
         assert abs(d32.pc_hessian - d64.pc_hessian) <= 1e-4 * abs(d64.pc_hessian)
+
+
+@pytest.mark.parametrize("method", ["layerwise", "hvp"])
+def test_float32_g_term_stays_psd_and_local_convexity_matches_float64(mlp_case, method):
+    """Issue 9: a float32 Gram product gave λ_min(G) ≈ −1e-8·‖G‖ and lc_g_term 0.5 against
+    float64's 1/12 once the softmax collapses (α ≥ 10). The d×d products are now float64."""
+    model, x, y, basis = mlp_case
+    alphas = [3.0, 10.0, 30.0, 1e3]
+    d64 = sweep_decompositions(model, x, y, basis, alphas=alphas, method=method, progress=False)
+    d32 = sweep_decompositions(copy.deepcopy(model).float(), x.float(), y, basis.float(), alphas=alphas,
+                               dtype=torch.float32, method=method, progress=False)
+    for a, b in zip(d64, d32):
+        assert b.g_term_normalized.dtype == b.h_term_normalized.dtype == F64
+        lam = torch.linalg.eigvalsh(b.g_term_normalized)
+        assert lam.min() >= -1e-14 * lam.abs().max(), b.alpha
+        ra, rb = a.metrics(), b.metrics()
+        for key in ("lc_g_term", "lc_h_term", "lc_hessian"):
+            assert rb[key] == ra[key], (b.alpha, key)
+    assert d64[1].metrics()["lc_g_term"] == 1 / 12  # collapsed: G-term of rank one
+    assert [d.precision for d in d32] == [torch.float32] * 4 and d64[0].precision == F64
+
+
+def test_h_term_is_accumulated_in_float64_from_float32_factors(mlp_case):
+    from goldilocks_core.curvature.hvp import GenericNetwork
+    from goldilocks_core.curvature.layerwise import LayeredNetwork
+    from goldilocks_core.curvature.softmax_weights import normalised_residuals
+
+    model, x, y, basis = mlp_case
+    r = normalised_residuals(model(x), y, 1.0, 0.0, dtype=torch.float32)
+    for kind in (LayeredNetwork, GenericNetwork):
+        net = kind(model, dtype=torch.float32, device=torch.device("cpu"))
+        blocks = net.basis_blocks(basis.float())
+        state = net.prepare(x.float(), blocks)
+        assert net.h_term(state, r, blocks).dtype == F64, kind.__name__
 
 
 def test_float64_model_in_float32_working_precision(mlp_case):
@@ -233,6 +272,10 @@ def test_bad_input_raises_clear_value_errors(mlp_case):
         decompose(one_class, x, torch.zeros_like(y), random_basis(10, 2))
     with pytest.raises(ValueError, match="float64 range"):
         decompose(model, x, y, basis, alpha=1e300)
+    with pytest.raises(ValueError, match="all zero"):  # issue 9: gave NaN
+        decompose(model, x, y, torch.zeros_like(basis))
+    with pytest.raises(ValueError, match="rank-deficient"):
+        sweep(model, x, y, torch.cat([basis, basis[:, :1]], dim=1), alphas=[1.0], progress=False)
 
 
 def test_numpy_inputs_are_accepted(mlp_case):

@@ -177,11 +177,18 @@ def test_eq5_errors_explicit_scaling_matches_engine_and_formula():
 
 
 def test_eq5_detects_a_wrong_degree():
-    """Eq. 5 with the wrong L disagrees with explicit scaling: the check can fail."""
+    """Eq. 5 with the wrong L disagrees with explicit scaling: the check can fail. A degree that
+    contradicts an inspectable model is refused, so the model here hides its L: LeakyReLU keeps
+    it homogeneous (L = 3), but homogeneity_degree does not know that module."""
     s = build({**TINY, "num_samples": 20}, seed=3)
     R = random_basis(s.num_params, 4, generator=torch.Generator().manual_seed(6))
-    e = Z.eq5_errors(s.model, s.inputs, s.targets, R, [2.0], [1.0], degree=2)
+    with pytest.raises(ValueError, match="contradicts"):
+        Z.eq5_errors(s.model, s.inputs, s.targets, R, [2.0], [1.0], degree=2)
+    hidden = nn.Sequential(*[nn.LeakyReLU(0.1) if isinstance(m, nn.ReLU) else m for m in s.model])
+    e = Z.eq5_errors(hidden, s.inputs, s.targets, R, [2.0], [1.0], degree=2)
     assert e["err_engine_hessian"].iloc[0] > 1e-3
+    e = Z.eq5_errors(hidden, s.inputs, s.targets, R, [2.0], [1.0], degree=3)
+    assert e["err_engine_hessian"].iloc[0] < 1e-10
 
 
 # ------------------------------------------------------------------------ the results cache

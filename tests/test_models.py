@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,6 +17,21 @@ def test_homogeneity_degree():
     assert models.homogeneity_degree(models.lenet_300_100()) == 3
     assert models.homogeneity_degree(models.lenet5()) == 5
     assert models.homogeneity_degree(models.mlp([4, 3, 2])) == 2
+
+
+def test_resolve_degree_reads_L_and_refuses_a_contradicting_degree():
+    model = models.mlp([4, 3, 2])
+    assert models.resolve_degree(model) == 2 and models.resolve_degree(model, 2) == 2
+    assert models.resolve_degree(model, np.int64(2)) == 2
+    with pytest.raises(ValueError, match="degree=3 contradicts the model.*L=2"):
+        models.resolve_degree(model, 3)
+    for bad in (0, -1, 2.0, True, "2"):
+        with pytest.raises(ValueError, match="positive integer"):
+            models.resolve_degree(model, bad)
+    hidden = nn.Sequential(nn.Linear(3, 2, bias=False), nn.LeakyReLU(0.1), nn.Linear(2, 2, bias=False))
+    assert models.resolve_degree(hidden, 2) == 2  # L cannot be read: the caller's degree is trusted
+    with pytest.raises(ValueError, match="LeakyReLU"):
+        models.resolve_degree(hidden)
 
 
 def test_homogeneity_degree_rejects_non_homogeneous():

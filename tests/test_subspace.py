@@ -98,3 +98,23 @@ def test_check_basis():
         check_basis(R[:, 0], 12)
     with pytest.raises(ValueError, match="non-finite"):
         check_basis(R * float("nan"), 12)
+
+
+def test_check_basis_rejects_zero_and_rank_deficient_bases():
+    """Issue 9: an all-zero or rank-deficient basis gave NaN silently; now a one-line ValueError."""
+    R = random_basis(20, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="all zero"):
+        check_basis(torch.zeros(20, 4), 20)
+    with pytest.raises(ValueError, match="column 2 is zero"):
+        check_basis(R * torch.tensor([1.0, 1.0, 0.0, 1.0], dtype=R.dtype), 20)
+    with pytest.raises(ValueError, match="rank-deficient.*span about 3"):
+        check_basis(R[:, [0, 1, 1, 2]], 20)
+    mixed = R[:, :3] @ torch.randn(3, 4, dtype=R.dtype, generator=torch.Generator().manual_seed(1))
+    for dtype in (torch.float64, torch.float32):
+        with pytest.raises(ValueError, match="rank-deficient"):
+            check_basis(mixed.to(dtype), 20)
+    # full column rank passes whatever the column scales, kinds and dtypes
+    sparse = random_basis(20, 4, kind="sparse", generator=torch.Generator().manual_seed(2))
+    scaled = R * torch.tensor([1e-200, 1.0, 1e200, 3.0], dtype=R.dtype)
+    for ok in (R.float(), scaled, sparse, random_basis(5, 5)):
+        assert check_basis(ok, ok.shape[0]) is ok

@@ -19,16 +19,18 @@ Public API:
 * :func:`sweep` → ``pandas.DataFrame`` (many points, metrics only);
   :func:`sweep_decompositions` → list of :class:`Decomposition`;
 * :func:`projected_jacobian` → JR (N×K×d);
-* metrics: :func:`positive_curvature` (Eq. 2), :func:`local_convexity`,
+* metrics: :func:`positive_curvature` (Eq. 2), :func:`local_convexity` (tolerance
+  :func:`zero_tolerance`),
   :func:`spectral_norm`, :func:`lambda_max`, :func:`eigenvalues`.
 """
 from .decomposition import Decomposition, decompose, inverse_temperature
 from .engine import METHODS, projected_jacobian
-from .metrics import eigenvalues, lambda_max, local_convexity, positive_curvature, spectral_norm
+from .metrics import (eigenvalues, lambda_max, local_convexity, positive_curvature, spectral_norm,
+                      zero_tolerance)
 from .sweep import TIED, alpha_grid, sweep, sweep_decompositions, sweep_points
 
 __all__ = [
     "Decomposition", "decompose", "sweep", "sweep_decompositions", "sweep_points", "TIED", "alpha_grid",
     "projected_jacobian", "inverse_temperature", "METHODS",
-    "positive_curvature", "local_convexity", "spectral_norm", "lambda_max", "eigenvalues",
+    "positive_curvature", "local_convexity", "zero_tolerance", "spectral_norm", "lambda_max", "eigenvalues",
 ]

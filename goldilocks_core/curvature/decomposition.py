@@ -20,6 +20,10 @@ What a :class:`Decomposition` holds (all float64):
   10^scale (``g_term == 10**log10_g_term_scale * g_term_normalized``); always finite.
   ``hessian_normalized`` is the bracket [β G* + H*] with the larger of the two
   coefficients scaled to one. Every metric is computed on these well-scaled matrices.
+
+``precision`` is the dtype the projected Jacobian was computed in (float32 on CUDA by
+default); the d×d matrices are accumulated in float64 either way, and local convexity
+treats eigenvalues below :func:`.metrics.zero_tolerance` of that precision as zero.
 """
 from __future__ import annotations
 
@@ -80,6 +84,7 @@ class Decomposition:
     grad: torch.Tensor  # (d,) Rᵀ∇_{θ'}ℓ at θ' = αθ, true scale
     grad_normalized: torch.Tensor
     log10_grad_scale: float
+    precision: torch.dtype = torch.float64  # dtype of the Jacobian (sets the local-convexity tolerance)
 
     # -- scale-invariant metrics (on the normalized matrices) -------------------------
     @property
@@ -112,6 +117,17 @@ class Decomposition:
     def log10_grad_norm(self) -> float:
         return self.log10_grad_scale + _log10(float(self.grad_normalized.norm()))
 
+    def _lc_precision(self, name: str) -> torch.dtype:
+        """The precision that sets the local-convexity tolerance of term ``name``.
+
+        The G-term is B̃ᵀB̃ formed and accumulated in float64 from rows B̃ (PSD by
+        construction): its zero eigenvalues are structural (rows of zero weight, each
+        sample's null vector of diag p − ppᵀ) and come out at float64 round-off whatever
+        JR's dtype, so float64's tolerance applies. The Hessian and the H-term carry the
+        Jacobian's rounding: d·ε of ``precision``.
+        """
+        return torch.float64 if name == "g_term" else self.precision
+
     def metrics(self) -> dict[str, float]:
         """Every scalar summary: one row of :func:`sweep`'s table."""
         row = {
@@ -129,7 +145,7 @@ class Decomposition:
             norm, lmax = float(lam.abs().max()), float(lam[-1])
             per[name] = {
                 "pc": float(_m.positive_curvature(M)),
-                "lc": float(_m.local_convexity(M)),
+                "lc": float(_m.local_convexity(M, precision=self._lc_precision(name))),
                 "norm": _pow10(scale + _log10(norm)) if norm > 0 else 0.0,
                 "log10_norm": scale + _log10(norm),
                 "lmax": math.copysign(_pow10(scale + _log10(abs(lmax))), lmax) if lmax != 0 else 0.0,
@@ -171,7 +187,7 @@ def assemble(projection: Projection, alpha: float, temperature: float, beta: flo
         log10_hessian_scale=top, log10_g_term_scale=lg, log10_h_term_scale=lh,
         loss=st.loss, mean_entropy=st.mean_entropy,
         grad=_times_pow10(projection.grad_hat, lgrad), grad_normalized=projection.grad_hat,
-        log10_grad_scale=lgrad,
+        log10_grad_scale=lgrad, precision=projection.precision,
     )
 
 
@@ -191,13 +207,33 @@ def decompose(
 ) -> Decomposition:
     """RᵀH'R = G-term + H-term of f_{αθ} at temperature T on (inputs, targets) (Eq. 4–5).
 
-    ``model`` holds θ (the unscaled network); α scales every parameter, T divides the
-    logits. ``basis`` is R (P×d, e.g. :func:`goldilocks_core.subspace.random_basis`).
-    ``degree`` overrides L = :func:`models.homogeneity_degree` (for models it cannot
-    inspect). ``dtype`` defaults to float64 on the CPU, float32 on CUDA; the returned
-    matrices are float64 in either case. ``method``: ``"auto"``, ``"layerwise"`` or
-    ``"hvp"`` (see :mod:`goldilocks_core.curvature`). Data are processed in chunks of
-    ``chunk_size`` samples (default: sized to a fixed memory budget).
+    Parameters
+    ----------
+    model
+        The unscaled network θ; α scales every parameter, T divides the logits.
+    inputs, targets
+        Data (N, …) and N integer class labels.
+    basis
+        R (P×d) of full column rank, e.g. :func:`goldilocks_core.subspace.random_basis`;
+        an all-zero or rank-deficient basis is a ``ValueError``
+        (:func:`goldilocks_core.subspace.check_basis`).
+    alpha, temperature
+        α > 0 and T > 0; β = α^L/T.
+    chunk_size
+        Samples per chunk (default: sized to a fixed memory budget).
+    degree
+        L for models that :func:`models.homogeneity_degree` cannot inspect; for one it
+        can, a different ``degree`` is a ``ValueError`` (:func:`models.resolve_degree`).
+    dtype
+        Working precision of the Jacobian: float64 on the CPU, float32 on CUDA by default.
+        The d×d products are accumulated in float64 either way.
+    method
+        ``"auto"``, ``"layerwise"`` or ``"hvp"`` (see :mod:`goldilocks_core.curvature`).
+
+    Returns
+    -------
+    Decomposition
+        Float64 matrices at the true and at a normalised scale, and the scalar summaries.
     """
     L = resolve_degree(model, degree)
     beta = inverse_temperature(alpha, temperature, L)

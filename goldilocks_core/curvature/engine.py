@@ -14,6 +14,10 @@ Two passes over the data, both chunked so that peak memory does not grow with N:
 1. logits z of every sample (no graph) → loss, entropy and the scales c_G, c_H per β;
 2. per chunk, the projected Jacobian JR (forward mode, vmapped over the d basis
    columns) once, then for every β the G rows from JR, and the H-term.
+
+JR and the H-term's factors are computed in the working dtype (float32 on CUDA), but every
+d×d product — the Gram matrix B̃ᵀB̃ and the H-term's contraction over the parameters — is
+formed and accumulated in float64, so Ĝ stays PSD to float64 round-off in any precision.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ class Projection:
     g_hat: torch.Tensor  # (d, d) float64; G* = exp(stats.log_g_scale)·g_hat
     h_hat: torch.Tensor  # (d, d) float64; H* = exp(stats.log_h_scale)·h_hat
     grad_hat: torch.Tensor  # (d,) float64; (1/N) Σ (JR)ᵀ(p − y) = exp(stats.log_h_scale)·grad_hat
+    precision: torch.dtype = torch.float64  # the dtype JR and the H-term factors were computed in
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -197,14 +202,14 @@ def accumulate(
             y = targets_dev[i:i + step]
             z = logits[i:i + step]
             state = network.prepare(x, blocks)
-            jr = state.jacobian  # (n, K, d)
+            jr = state.jacobian.to(torch.float64)  # (n, K, d): d×d products in float64 (PSD G-term)
             for b, (beta, st) in enumerate(zip(betas, stats)):
                 rows = g_term_rows(jr, z, beta, st.log_g_scale).reshape(-1, d)
-                g_acc[b] += (rows.T @ rows).to(torch.float64)
-                r_hat = normalised_residuals(z, y, beta, st.log_h_scale, dtype=network.dtype)
-                grad_acc[b] += torch.einsum("nkd,nk->d", jr, r_hat).to(torch.float64)
+                g_acc[b] += rows.T @ rows
+                r_hat = normalised_residuals(z, y, beta, st.log_h_scale)
+                grad_acc[b] += torch.einsum("nkd,nk->d", jr, r_hat)
                 if st.log_h_scale != -math.inf:
-                    h_acc[b] += network.h_term(state, r_hat, blocks).to(torch.float64)
+                    h_acc[b] += network.h_term(state, r_hat.to(network.dtype), blocks)
                 if bar is not None:
                     bar.update(1)
             del state
@@ -216,7 +221,7 @@ def accumulate(
     for st, g, h, gr in zip(stats, g_acc, h_acc, grad_acc):
         g = 0.5 * (g + g.T) / N
         h = 0.5 * (h + h.T) / N
-        out.append(Projection(st, g, h, gr / N))
+        out.append(Projection(st, g, h, gr / N, precision=network.dtype))
     return out
 
 

@@ -66,8 +66,18 @@ class GenericNetwork:
             return jvp(gs, (self.theta,), (v,))[1]
 
         Rt = blocks[0]
-        H = torch.cat([vmap(hvp)(V) @ Rt.T for V in self._blocks_of(Rt)])  # (d, d)
+        R64 = self._float64_basis(Rt)
+        H = torch.cat([vmap(hvp)(V).to(torch.float64) @ R64 for V in self._blocks_of(Rt)])  # (d, d)
         return 0.5 * (H + H.T)
+
+    def _float64_basis(self, Rt: torch.Tensor) -> torch.Tensor:
+        """R (P×d) in float64, cast once per basis: the d×d products are accumulated in float64."""
+        if Rt.dtype == torch.float64:
+            return Rt.T
+        cached = getattr(self, "_r64", None)
+        if cached is None or cached[0] is not Rt:
+            self._r64 = cached = (Rt, Rt.to(torch.float64).T)
+        return cached[1]
 
     def floats_per_sample(self, example: torch.Tensor) -> int:
         total = 0

@@ -189,16 +189,21 @@ class LayeredNetwork:
         return state
 
     def h_term(self, state: ChunkState, residuals: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
-        """Σ_n Σ_k r_nk Rᵀ∇²z_nk R over the chunk (d×d, symmetric), for fixed r (n, K)."""
+        """Σ_n Σ_k r_nk Rᵀ∇²z_nk R over the chunk (d×d, symmetric, float64), for fixed r (n, K).
+
+        The contraction over each layer's parameters into the d×d matrix runs in float64
+        whatever the working dtype (the factors are cast first; they are small).
+        """
         d = blocks[0].shape[0]
+        A = torch.zeros(d, d, dtype=torch.float64, device=residuals.device)
         if not self.upper:  # a single weight layer: z is linear in θ
-            return residuals.new_zeros(d, d)
+            return A
         cotangents = torch.autograd.grad(state.logits, state.outputs, grad_outputs=residuals,
                                          retain_graph=True)
-        A = residuals.new_zeros(d, d)
         for index, g, a_dot in zip(self.upper, cotangents, state.input_tangents):
             weight_grads = self._weight_grads(index, g, a_dot)  # (d, *W.shape): row i ↔ direction i
-            A = A + weight_grads.reshape(d, -1) @ blocks[index].reshape(d, -1).T
+            rows = weight_grads.reshape(d, -1).to(torch.float64)
+            A += rows @ blocks[index].reshape(d, -1).to(torch.float64).T
         return A + A.T
 
     def _weight_grads(self, index: int, g: torch.Tensor, a_dot: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 * :func:`positive_curvature` — Tr(M)/‖M‖_F, Eq. 2 of Vysogorets et al. (2024), the
   measure of Fort & Scherlis (2019). For a PSD matrix of rank r it lies in [1, √r].
-* :func:`local_convexity` — the fraction of positive eigenvalues (Fort & Scherlis, 2019).
+* :func:`local_convexity` — the fraction of positive eigenvalues (Fort & Scherlis, 2019),
+  eigenvalues within :func:`zero_tolerance` (d·ε of the working precision) counted as zero.
 * :func:`spectral_norm` — ‖M‖₂ = max|λ|; :func:`lambda_max` — the largest eigenvalue
   (the authors' "spectral norm" plot uses λ_max).
 
@@ -16,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["positive_curvature", "local_convexity", "spectral_norm", "lambda_max", "eigenvalues"]
+__all__ = ["positive_curvature", "local_convexity", "zero_tolerance", "spectral_norm", "lambda_max",
+           "eigenvalues"]
 
 
 def _as_tensor(M):
@@ -63,18 +65,36 @@ def positive_curvature(M):
     return _out(trace / torch.linalg.matrix_norm(s, ord="fro"), was_numpy)
 
 
-def local_convexity(M, rtol: float | None = None):
+def zero_tolerance(d: int, precision: torch.dtype = torch.float64) -> float:
+    """d·ε: the relative size |λ|/max|λ| at or below which an eigenvalue counts as zero.
+
+    A d×d symmetric matrix whose entries carry relative errors ε (ε of ``precision``) has
+    eigenvalues known to about d·ε·max|λ|: 1.1e-14 for d = 50 in float64, 6e-6 in float32.
+    """
+    if not isinstance(precision, torch.dtype) or not precision.is_floating_point:
+        raise ValueError(f"precision must be a floating-point torch dtype, got {precision!r}")
+    return d * torch.finfo(precision).eps
+
+
+def local_convexity(M, rtol: float | None = None, *, precision: torch.dtype | None = None):
     """Fraction of eigenvalues λ > rtol·max|λ| (Fort & Scherlis, 2019). Scale invariant.
 
     Ties and zeros: an eigenvalue within ``rtol·max|λ|`` of zero counts as *not* positive,
     so a PSD matrix of rank r gives r/d despite round-off in its zero eigenvalues. The
-    default ``rtol`` is d·ε of the matrix's dtype (1.1e-14 for d = 50 in float64, 6e-6 in
-    float32). The zero matrix gives 0.
+    default ``rtol`` is :func:`zero_tolerance` d·ε of the coarser of the matrix's dtype and
+    ``precision``, the dtype its factors were computed in (a float64 matrix accumulated from
+    a float32 Jacobian: 6e-6 for d = 50; pure float64: 1.1e-14). The zero matrix gives 0.
     """
     t, was_numpy = _as_tensor(M)
     lam = torch.linalg.eigvalsh(_symmetric(t))
     d = lam.shape[-1]
-    tol = d * torch.finfo(lam.dtype).eps if rtol is None else float(rtol)
+    if rtol is None:
+        coarse = lam.dtype
+        if precision is not None and zero_tolerance(1, precision) > zero_tolerance(1, coarse):
+            coarse = precision
+        tol = zero_tolerance(d, coarse)
+    else:
+        tol = float(rtol)
     if tol < 0:
         raise ValueError(f"rtol must be ≥ 0, got {rtol!r}")
     bound = tol * lam.abs().amax(-1, keepdim=True)

@@ -24,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 
 from ..functional import flat_parameters, logits_function, parameter_slices
-from ..models import homogeneity_degree, inverse_temperature
+from ..models import homogeneity_degree, inverse_temperature, resolve_degree
 from ..validation import check_alpha, check_temperature
 from . import products
 from ._common import check_count
@@ -104,17 +104,18 @@ class CurvatureOperator(LinearOperator):
         self.term = term
         self.alpha = check_alpha(alpha)
         self.temperature = check_temperature(temperature)
-        if degree is None:
-            if self.alpha == 1.0:
-                degree = 1  # α^L = 1 whatever L is
-            else:
-                try:
-                    degree = homogeneity_degree(model)
-                except ValueError as err:
-                    raise ValueError(
-                        f"alpha != 1 needs a homogeneous model (f_αθ = α^L f_θ): {err}; "
-                        "scale it explicitly with losses.scale_parameters and use alpha=1"
-                    ) from None
+        if degree is None and self.alpha == 1.0:
+            degree = 1  # α^L = 1 whatever L is
+        elif degree is None:
+            try:
+                degree = homogeneity_degree(model)
+            except ValueError as err:
+                raise ValueError(
+                    f"alpha != 1 needs a homogeneous model (f_αθ = α^L f_θ): {err}; "
+                    "scale it explicitly with losses.scale_parameters and use alpha=1"
+                ) from None
+        else:
+            degree = resolve_degree(model, degree)  # an explicit L must agree with the model's
         self.degree = check_count("degree", degree)
         self.beta = inverse_temperature(self.alpha, self.temperature, self.degree)
         self.scale = self.alpha ** -2  # ∇²_θ' = α⁻² ∇²_θ at θ' = αθ
@@ -252,7 +253,9 @@ def hessian_operator(
     chunk_size
         Samples per forward/backward pass (default: all N at once).
     degree
-        L of f_{αθ} = α^L f_θ (default: :func:`goldilocks_core.models.homogeneity_degree`).
+        L of f_{αθ} = α^L f_θ (default: :func:`goldilocks_core.models.homogeneity_degree`);
+        for a model whose L can be read, a different ``degree`` is a ``ValueError``
+        (:func:`goldilocks_core.models.resolve_degree`).
     parameters
         Restrict to these parameters (names or module prefixes, e.g. ``"1"`` for the first
         ``Linear`` of an ``mlp``): the operator is then that diagonal block.

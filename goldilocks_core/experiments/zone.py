@@ -37,7 +37,7 @@ from torch import nn
 from ..curvature import TIED, decompose, sweep_decompositions
 from ..devices import resolve_device
 from ..losses import cross_entropy
-from ..models import homogeneity_degree, scale_parameters
+from ..models import resolve_degree, scale_parameters
 from ..progress import progress_bar
 from ..subspace import random_basis
 from ..validation import check_alpha, check_temperature
@@ -283,7 +283,7 @@ def gradient_identity_errors(model: nn.Module, inputs, targets, alphas: Sequence
     Columns: ``alpha, temperature, grad_norm_scaled, rel_error`` with
     rel_error = ‖∇_{θ'}ℓ − α⁻¹∇_θℓ‖ / ‖α⁻¹∇_θℓ‖.
     """
-    L = homogeneity_degree(model) if degree is None else int(degree)
+    L = resolve_degree(model, degree)
     base = _full_gradient(model, inputs, targets, 1.0)
     rows = []
     for a in _check_alphas(alphas):
@@ -352,7 +352,7 @@ def eq5_errors(model: nn.Module, inputs, targets, basis: torch.Tensor, alphas: S
     ``log10_norm_g_term`` (explicit, true scale). ``dtype``: the engine's precision
     (default: the model's, also on CUDA where the engine would otherwise use float32).
     """
-    L = homogeneity_degree(model) if degree is None else int(degree)
+    L = resolve_degree(model, degree)
     alphas = _check_alphas(alphas)
     temps = list(temperatures)
     if not temps:
