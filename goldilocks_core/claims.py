@@ -1,0 +1,202 @@
+"""Claims tables: one row per quantitative claim of a paper, compared with this run's number
+by a criterion written down before looking (``../shared/CHAPTERS.md``).
+
+A chapter builds its rows with :func:`check` and the criteria below, shows them with
+:func:`show` (a table glued under a ``claims-…`` key), and the book's scorecard gathers every
+chapter's rows with :func:`collect`::
+
+    rows = [
+        claims.check("positive curvature peaks near α = 1", source="Fig. 1",
+                     paper="peak at α ≈ 1", here=f"peak at α = {peak:.3g}",
+                     holds=claims.within_decades(peak, 1.0, 0.5),
+                     criterion="peak within half a decade of α = 1"),
+    ]
+    claims.show("claims-zone", rows, chapter="1 The Goldilocks zone")
+
+Verdicts: *reproduces* (the criterion holds), *differs* (it does not), *not comparable* (the
+setting differs in a way that makes the comparison meaningless, e.g. another data set).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+__all__ = ["VERDICTS", "Claim", "ClaimsTable", "check", "within", "within_decades", "at_least", "at_most",
+           "between", "show", "collect", "verdict_counts", "fmt", "MIME"]
+
+VERDICTS = ("reproduces", "differs", "not comparable")
+MIME = "application/vnd.goldilocks.claims+json"
+COLUMNS = ("claim", "source", "paper", "here", "criterion", "verdict")
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One row: the paper's claim, where it is made, its number, ours, the criterion, the verdict."""
+
+    claim: str
+    source: str
+    paper: str
+    here: str
+    criterion: str
+    verdict: str
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
+
+
+def check(claim: str, *, source: str, paper: str, here: str, holds: bool | None, criterion: str,
+          comparable: bool = True) -> Claim:
+    """A :class:`Claim` whose verdict follows from ``holds`` (``None`` or ``comparable=False``:
+    *not comparable*).
+
+    Parameters
+    ----------
+    claim : str
+        The paper's statement, in a few words.
+    source : str
+        Where the paper makes it ("Fig. 1", "Eq. 8", "§5").
+    paper, here : str
+        The paper's number or statement, and this run's.
+    holds : bool or None
+        Whether ``criterion`` holds for this run's number.
+    criterion : str
+        The criterion, as decided before the number was known.
+    comparable : bool
+        ``False`` when the setting differs so that the comparison is meaningless.
+
+    Returns
+    -------
+    Claim
+    """
+    if not comparable or holds is None:
+        verdict = "not comparable"
+    else:
+        verdict = "reproduces" if bool(holds) else "differs"
+    return Claim(claim, source, paper, here, criterion, verdict)
+
+
+# ------------------------------------------------------------------------------ criteria
+
+def _finite(*values: float) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(float(v)) for v in values)
+
+
+def within(value: float, target: float, *, rtol: float = 0.0, atol: float = 0.0) -> bool:
+    """|value − target| ≤ atol + rtol·|target| (``False`` for NaN or inf)."""
+    value, target = float(value), float(target)
+    return _finite(value, target) and abs(value - target) <= atol + rtol * abs(target)
+
+
+def within_decades(value: float, target: float, decades: float) -> bool:
+    """|log10(value / target)| ≤ decades, for positive numbers (``False`` otherwise)."""
+    value, target = float(value), float(target)
+    if not (_finite(value, target) and value > 0 and target > 0):
+        return False
+    return abs(math.log10(value / target)) <= decades
+
+
+def at_least(value: float, bound: float) -> bool:
+    """value ≥ bound (``False`` for NaN)."""
+    return _finite(float(value)) and float(value) >= bound
+
+
+def at_most(value: float, bound: float) -> bool:
+    """value ≤ bound (``False`` for NaN)."""
+    return _finite(float(value)) and float(value) <= bound
+
+
+def between(value: float, lo: float, hi: float) -> bool:
+    """lo ≤ value ≤ hi (``False`` for NaN)."""
+    return at_least(value, lo) and at_most(value, hi)
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits, as a reader would write it (no timings)."""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+# ------------------------------------------------------------------------------ tables
+
+class ClaimsTable:
+    """Rows of one chapter: shown as a table (HTML, plain text) and carried as JSON for the
+    scorecard (mimetype :data:`MIME`)."""
+
+    def __init__(self, rows: Sequence[Claim], chapter: str, page: str = ""):
+        self.rows = list(rows)
+        self.chapter = chapter
+        self.page = page
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per claim, columns claim, source, paper, here, criterion, verdict."""
+        return pd.DataFrame([dataclasses.asdict(r) for r in self.rows], columns=list(COLUMNS))
+
+    def _display_frame(self) -> pd.DataFrame:
+        df = self.to_frame()
+        return df[["claim", "source", "paper", "here", "verdict"]]
+
+    def __repr__(self) -> str:
+        return "\n".join(f"[{r.verdict}] {r.claim} ({r.source}): paper {r.paper}; here {r.here}" for r in self.rows)
+
+    def _repr_html_(self) -> str:
+        html = self._display_frame().to_html(index=False, escape=True, classes="claims-table", border=0)
+        return html.replace("<td>reproduces</td>", '<td class="verdict-reproduces">reproduces</td>').replace(
+            "<td>differs</td>", '<td class="verdict-differs">differs</td>').replace(
+            "<td>not comparable</td>", '<td class="verdict-not-comparable">not comparable</td>')
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        payload = {"chapter": self.chapter, "page": self.page,
+                   "rows": [dataclasses.asdict(r) for r in self.rows]}
+        return {"text/plain": repr(self), "text/html": self._repr_html_(), MIME: payload}
+
+
+def show(key: str, rows: Iterable[Claim], *, chapter: str, page: str = "", display: bool = True) -> ClaimsTable:
+    """Glue the chapter's claims table under ``key`` (it starts with ``claims``) and show it."""
+    if not key.startswith("claims"):
+        raise ValueError(f"claims keys start with 'claims', got {key!r}")
+    table = ClaimsTable(rows, chapter, page)
+    from myst_nb import glue
+
+    glue(key, table, display=display)
+    return table
+
+
+def collect(folder: str | Path, notebooks: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every claims row glued in the notebooks of ``folder`` (in ``notebooks`` order, default
+    sorted), with columns ``chapter, page`` added: the book's scorecard."""
+    import nbformat
+
+    folder = Path(folder)
+    paths = [folder / n for n in notebooks] if notebooks else sorted(folder.glob("*.ipynb"))
+    frames = []
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"no notebook {path}")
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                payload = out.get("data", {}).get(MIME)
+                if payload is None:
+                    continue
+                if isinstance(payload, str):
+                    payload = json.loads(payload)
+                df = pd.DataFrame(payload["rows"], columns=list(COLUMNS))
+                df.insert(0, "page", payload.get("page") or path.stem)
+                df.insert(0, "chapter", payload["chapter"])
+                frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["chapter", "page", *COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def verdict_counts(table: pd.DataFrame) -> pd.Series:
+    """How many rows of each verdict (every verdict listed, zeros included)."""
+    return table["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)

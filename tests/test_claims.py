@@ -1,0 +1,44 @@
+import math
+
+import nbformat
+import pytest
+
+from goldilocks_core import claims
+
+
+def test_verdict_follows_the_criterion():
+    ok = claims.check("x", source="Fig. 1", paper="1", here="1.02", holds=claims.within(1.02, 1, rtol=0.05),
+                      criterion="5%")
+    bad = claims.check("x", source="Fig. 1", paper="1", here="1.2", holds=claims.within(1.2, 1, rtol=0.05),
+                       criterion="5%")
+    other = claims.check("x", source="Fig. 1", paper="1", here="1.2", holds=True, criterion="5%", comparable=False)
+    assert (ok.verdict, bad.verdict, other.verdict) == ("reproduces", "differs", "not comparable")
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        claims.Claim("x", "s", "p", "h", "c", "passes")
+
+
+def test_criteria_reject_nan():
+    assert not claims.within(math.nan, 1.0, rtol=1.0)
+    assert not claims.at_least(math.nan, 0) and not claims.at_most(math.nan, 0)
+    assert claims.within_decades(3.0, 1.0, 0.5) and not claims.within_decades(4.0, 1.0, 0.5)
+    assert not claims.within_decades(-1.0, 1.0, 5)
+    assert claims.between(2, 1, 3) and not claims.between(4, 1, 3)
+    assert claims.fmt(0.123456) == "0.123" and claims.fmt(12345.0) == "1.23e+04"
+
+
+def test_tables_round_trip_through_a_notebook(tmp_path):
+    rows = [claims.check("a", source="Fig. 1", paper="1", here="1", holds=True, criterion="c"),
+            claims.check("b", source="Eq. 8", paper="2", here="3", holds=False, criterion="c")]
+    table = claims.ClaimsTable(rows, "1 The zone")
+    bundle = table._repr_mimebundle_()
+    assert "verdict-differs" in bundle["text/html"] and "[reproduces] a" in bundle["text/plain"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
+        "display_data", data=bundle, metadata={"scrapbook": {"name": "claims-zone"}})])]
+    nbformat.write(nb, tmp_path / "zone.ipynb")
+    score = claims.collect(tmp_path)
+    assert list(score["claim"]) == ["a", "b"] and set(score["chapter"]) == {"1 The zone"}
+    assert list(score["page"]) == ["zone", "zone"]
+    counts = claims.verdict_counts(score)
+    assert counts.to_dict() == {"reproduces": 1, "differs": 1, "not comparable": 0}
+    assert claims.collect(tmp_path / "empty" if (tmp_path / "empty").mkdir() else tmp_path / "empty").empty
