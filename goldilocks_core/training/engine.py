@@ -2,8 +2,8 @@
 
 Step t evaluates the gradient g_t at θ_t for every live cell, records the metrics of θ_t when t is
 a logged step, and applies θ_{t+1} = θ_t − η g_t (η = η₀·α^(2−L), §5). A cell whose loss or
-parameters are non-finite at step t is diverged from t on: it is frozen (masked on the device, no
-host synchronisation per step) and dropped from the stack at the next logged step. Metrics and host
+parameters are non-finite at step t is diverged from t on: its learning rate is set to 0 on the device
+(no host synchronisation per step) and it is dropped from the stack at the next logged step. Metrics and host
 round-trips happen only at logged steps and checkpoints.
 """
 from __future__ import annotations
@@ -38,6 +38,16 @@ def logged_steps(steps: int, log_every: int) -> list[int]:
 def effective_lr(alpha: float, base_lr: float, degree: int) -> float:
     """η = η₀·α^(2−L) (§5): updates commensurate with the α-scaled weights."""
     return float(base_lr) * float(alpha) ** (2 - degree)
+
+
+def _sums_finite(params: dict) -> torch.Tensor:
+    """Per cell: the sum of θ is finite — false when an entry is ±inf or NaN (or the sum overflows).
+
+    One vectorised read of θ per step; the exact test (:func:`.metrics.finite`) runs at logged steps."""
+    total = 0.0
+    for v in params.values():
+        total = total + v.flatten(1).sum(1)
+    return torch.isfinite(total)
 
 
 def _to(state: dict, device) -> dict:
@@ -79,11 +89,13 @@ def run_chunk(net: StackedNetwork, model, cells, *, degree: int, stream, test_x,
     for t in bar:
         x, y = stream.batch(t)
         grads, value, z = net.gradient(params, x, y)
+        log = t in logged
+        ok = torch.isfinite(value) & (finite(params) if log else _sums_finite(params))
         sub = dead_at[active]
-        sub = torch.where((sub < 0) & ~(torch.isfinite(value) & finite(params)), t, sub)
+        sub = torch.where((sub < 0) & ~ok, t, sub)
         dead_at[active] = sub
         alive = sub < 0
-        if t in logged:
+        if log:
             if stream.batch_size is not None:
                 z = net.logits(params, stream.inputs)
             targets = stream.targets(t)
@@ -102,9 +114,9 @@ def run_chunk(net: StackedNetwork, model, cells, *, degree: int, stream, test_x,
                 active, lr, alive = active[k], lr[k], alive[k]
         if t == steps:
             break
+        step_lr = torch.where(alive, lr, 0.0)  # a diverged cell stops (its θ is reported as NaN)
         for n, v in params.items():
-            shape = (-1,) + (1,) * (v.ndim - 1)
-            params[n] = torch.where(alive.view(shape), v - lr.view(shape) * grads[n], v)
+            v.addcmul_(step_lr.view((-1,) + (1,) * (v.ndim - 1)), grads[n], value=-1.0)
         if checkpoint_every and (t + 1) % checkpoint_every == 0:
             save(t + 1, done=False)
     final = {n: torch.full((num,) + v.shape[1:], float("nan"), dtype=v.dtype, device=device)
