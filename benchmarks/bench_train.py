@@ -114,7 +114,8 @@ def paper_projection(device, steps: int = 3) -> dict:
     run = dict(alphas=alphas, base_lrs=base_lrs, log_every=steps, device=device, dtype=torch.float32,
                progress=False)
     training.train_grid(model, (x, y), (x[:1000], y[:1000]), steps=1, **run)  # warm-up
-    t = timeit(lambda: training.train_grid(model, (x, y), (x[:1000], y[:1000]), steps=steps, **run), device, 1)
+    data = ((x, y), (x[:1000], y[:1000]))
+    t = timeit(lambda: training.train_grid(model, *data, steps=steps, **run), device, 1)
     per_step = t / (steps + 1)  # steps updates + the final metrics step
     return {"paper_grid_seconds_per_epoch": per_step, "paper_grid_projected_hours": per_step * 20_000 / 3600}
 
@@ -159,7 +160,8 @@ def main(argv=None) -> int:
                                                       "base_lrs": [b]}) for a, b in cells], device, 1)
         print(f"  (c) engine, one cell at a time: {t_alone:.2f} s", flush=True)
     frame = training.train_grid(md, (xd, yd), (xt, yt), **grid_kw)
-    print(f"  diverged cells: {int(frame.groupby(['alpha', 'base_lr']).diverged.any().sum())} of {len(cells)}; "
+    dead = int(frame.groupby(["alpha", "base_lr"]).diverged.any().sum())
+    print(f"  diverged cells: {dead} of {len(cells)}; "
           f"final train accuracy {frame[frame.step == steps].train_accuracy.min():.3f}–"
           f"{frame[frame.step == steps].train_accuracy.max():.3f}")
     result = {

@@ -45,7 +45,7 @@ def check_labels(labels) -> str:
 
 
 def check_dataset(name: str, data):
-    """``(inputs, targets, num_classes)`` of a :class:`~goldilocks_core.data.Dataset` or an (x, y[, K]) tuple."""
+    """``(inputs, targets, num_classes)`` of a :class:`~goldilocks_core.data.Dataset` or an (x, y[, K])."""
     if hasattr(data, "inputs") and hasattr(data, "targets"):
         x, y, k = data.inputs, data.targets, getattr(data, "num_classes", None)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):

@@ -81,7 +81,8 @@ class CheckpointStore:
         self.path = Path(folder) / key
         self.path.mkdir(parents=True, exist_ok=True)
         if settings is not None and not (self.path / "settings.json").exists():
-            (self.path / "settings.json").write_text(json.dumps(settings, indent=1, sort_keys=True, default=repr))
+            text = json.dumps(settings, indent=1, sort_keys=True, default=repr)
+            (self.path / "settings.json").write_text(text)
 
     def _file(self, chunk: int) -> Path:
         return self.path / f"chunk-{chunk:04d}.pt"

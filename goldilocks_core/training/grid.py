@@ -62,18 +62,28 @@ def _settings(model, train, test, cells_args: dict, dtype, device) -> dict:
 
 
 def train_networks(model: nn.Module, train_set, test_set, *, alphas, base_lrs, steps: int, log_every: int = 1,
-                   batch_size: int | None = None, labels: str = "fixed", seed: int = 0, device=None, dtype=None,
-                   cache=None, checkpoint_every: int | None = 1000, max_cells_per_chunk: int | None = None,
-                   samples_per_pass: int | None = None, temperature: float = 1.0, degree: int | None = None,
-                   rule: str = "softmax", progress: bool = True) -> GridResult:
-    """:func:`train_grid`, also returning each cell's final parameters (a :class:`GridResult`)."""
+                   batch_size: int | None = None, labels: str = "fixed", seed: int = 0, device=None,
+                   dtype=None, cache=None, checkpoint_every: int | None = 1000,
+                   max_cells_per_chunk: int | None = None, samples_per_pass: int | None = None,
+                   temperature: float = 1.0, degree: int | None = None, rule: str = "softmax",
+                   progress: bool = True) -> GridResult:
+    """:func:`train_grid`, also returning each cell's final parameters (a :class:`GridResult`).
+
+    Extra options: ``checkpoint_every`` (steps between checkpoints when ``cache`` is set),
+    ``max_cells_per_chunk`` (cells trained together; chunks run one after another),
+    ``samples_per_pass`` (samples per vmapped forward/backward; gradients are accumulated),
+    ``temperature`` (T of Eq. 1), ``degree`` (L), ``rule`` (``"softmax"``: gradient descent;
+    ``"uniform"``: the USO update of App. E), ``progress`` (a bar with ETA; ``TQDM_DISABLE`` wins).
+    """
     alphas, base_lrs = check_values("alpha", alphas), check_values("base_lr", base_lrs)
     steps, log_every = check_count("steps", steps), check_count("log_every", log_every)
     labels, temperature = check_labels(labels), check_positive("temperature", temperature)
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(map(repr, RULES))}, got {rule!r}")
     batch_size = None if batch_size is None else check_count("batch_size", batch_size)
-    chunk_cells = None if max_cells_per_chunk is None else check_count("max_cells_per_chunk", max_cells_per_chunk)
+    chunk_cells = max_cells_per_chunk
+    if chunk_cells is not None:
+        chunk_cells = check_count("max_cells_per_chunk", chunk_cells)
     samples_per_pass = None if samples_per_pass is None else check_count("samples_per_pass", samples_per_pass)
     checkpoint_every = None if checkpoint_every is None else check_count("checkpoint_every", checkpoint_every)
     seed = check_count("seed", seed, minimum=0)
@@ -93,14 +103,16 @@ def train_networks(model: nn.Module, train_set, test_set, *, alphas, base_lrs, s
     if cache is not None:
         args = {"alphas": alphas, "base_lrs": base_lrs, "steps": steps, "log_every": log_every,
                 "batch_size": batch_size, "labels": labels, "seed": seed, "temperature": temperature,
-                "degree": L, "rule": rule, "max_cells_per_chunk": chunk_cells, "samples_per_pass": samples_per_pass}
+                "degree": L, "rule": rule, "max_cells_per_chunk": chunk_cells,
+                "samples_per_pass": samples_per_pass}
         settings = _settings(model, train, test, args, dtype, device)
         store = CheckpointStore(cache, run_key(settings), settings)
 
     x, y = train[0].to(device=device, dtype=dtype), train[1].to(device)
     stream = StepData(x, y, num_classes, labels=labels, batch_size=batch_size, seed=seed)
     test_x, test_y = test[0].to(device=device, dtype=dtype), test[1].to(device)
-    theta0 = {n: p.detach().to(device=device, dtype=dtype) for n, p in model.named_parameters() if p.requires_grad}
+    theta0 = {n: p.detach().to(device=device, dtype=dtype)
+              for n, p in model.named_parameters() if p.requires_grad}
     net = StackedNetwork(model, rule=rule, temperature=temperature, samples_per_pass=samples_per_pass,
                          device=device, dtype=dtype)
     frames, parameters, resumed = [], {}, []

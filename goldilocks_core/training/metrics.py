@@ -17,7 +17,8 @@ def dot(a: dict, b: dict) -> torch.Tensor:
     total = 0.0
     for n, v in a.items():
         w = b[n]
-        total = total + (v * w).flatten(1).sum(1) if w.ndim == v.ndim else total + (v.flatten(1) @ w.flatten())
+        shared = w.ndim < v.ndim
+        total = total + (v.flatten(1) @ w.flatten() if shared else (v * w).flatten(1).sum(1))
     return total
 
 

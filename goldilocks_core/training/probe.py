@@ -69,4 +69,5 @@ def linear_probe(model: nn.Module, train_set, test_set, *, standardize: bool = T
     clf = LogisticRegression(max_iter=max_iter, C=C, random_state=seed)
     probe = make_pipeline(StandardScaler(), clf) if standardize else clf
     probe.fit(f, y.numpy())
-    return {"train_accuracy": float(probe.score(f, y.numpy())), "test_accuracy": float(probe.score(ft, yt.numpy()))}
+    return {"train_accuracy": float(probe.score(f, y.numpy())),
+            "test_accuracy": float(probe.score(ft, yt.numpy()))}

@@ -21,7 +21,8 @@ from .engine import effective_lr
 __all__ = ["initial_sharpness", "admissibility"]
 
 
-def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float = 1.0, degree: int | None = None,
+def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float = 1.0,
+                      degree: int | None = None,
                       chunk_size: int | None = None, tol: float = 1e-6, generator=0,
                       dtype: torch.dtype = torch.float64) -> pd.DataFrame:
     """‖H(α, T)‖₂ at α·θ₀ for each α: a frame with columns ``alpha, sharpness``.
@@ -60,7 +61,8 @@ def admissibility(sharpness: pd.DataFrame, base_lrs, degree: int) -> pd.DataFram
     for a, s in zip(sharpness["alpha"], sharpness["sharpness"]):
         for b in base_lrs:
             lr = effective_lr(a, b, degree)
-            rows.append({"alpha": float(a), "base_lr": b, "lr": lr, "sharpness": float(s), "lr_sharpness": lr * s})
+            rows.append({"alpha": float(a), "base_lr": b, "lr": lr, "sharpness": float(s),
+                         "lr_sharpness": lr * s})
     out = pd.DataFrame(rows)
     out["admissible"] = out["lr_sharpness"] < 2.0
     return out
