@@ -2,7 +2,8 @@
 
 Projected Hessians and their Gauss–Newton split (:mod:`goldilocks_core.curvature`),
 random subspaces (:mod:`goldilocks_core.subspace`), the random logit model
-(:mod:`goldilocks_core.random_logit`), bias-free homogeneous networks
+(:mod:`goldilocks_core.random_logit`), gradient descent over grids of initialisation scales
+and learning rates (:mod:`goldilocks_core.training`), bias-free homogeneous networks
 (:mod:`goldilocks_core.models`), datasets (:mod:`goldilocks_core.data`) and the
 chapter profiles of the Goldilocks-zone book (:mod:`goldilocks_core.profiles`).
 

@@ -1,0 +1,98 @@
+"""Checkpoints of long training runs: one folder per run, one file per chunk of cells, atomic writes.
+
+A run's folder is named by :func:`run_key` — a hash of every setting, of θ₀ and of the data content,
+and of the sources of the code that computes the trajectory (this subpackage, the model, functional
+and loss modules). A file is written to a temporary name in the same folder, flushed to disk
+(``fsync``) and renamed over the final name (``os.replace``), so a kill never leaves a partial file
+under a final name: a resumed run restarts from the last complete checkpoint of each chunk, and
+finished chunks are never recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+__all__ = ["tensor_digest", "engine_fingerprint", "run_key", "CheckpointStore"]
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+_ENGINE_SOURCES = ("training/*.py", "functional.py", "losses.py", "models.py")
+
+
+def tensor_digest(*tensors: torch.Tensor, digest=None) -> str:
+    """SHA-256 (16 hex digits) of the dtypes, shapes and bytes of ``tensors``."""
+    h = digest or hashlib.sha256()
+    for t in tensors:
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def engine_fingerprint() -> str:
+    """SHA-256 (16 hex digits) of the sources a trajectory depends on."""
+    h = hashlib.sha256()
+    for pattern in _ENGINE_SOURCES:
+        for path in sorted(_PACKAGE.glob(pattern)):
+            h.update(str(path.relative_to(_PACKAGE)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_key(settings: dict) -> str:
+    """``train-<hash>`` of the JSON-encoded settings plus :func:`engine_fingerprint`."""
+    payload = json.dumps({"settings": settings, "engine": engine_fingerprint()}, sort_keys=True, default=repr)
+    return "train-" + hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def atomic_save(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file, fsync, then ``os.replace`` onto ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+class CheckpointStore:
+    """``folder/<key>/chunk-<i>.pt``: the state of chunk i (its cells' parameters, rows, step)."""
+
+    def __init__(self, folder, key: str, settings: dict | None = None):
+        self.path = Path(folder) / key
+        self.path.mkdir(parents=True, exist_ok=True)
+        if settings is not None and not (self.path / "settings.json").exists():
+            text = json.dumps(settings, indent=1, sort_keys=True, default=repr)
+            (self.path / "settings.json").write_text(text)
+
+    def _file(self, chunk: int) -> Path:
+        return self.path / f"chunk-{chunk:04d}.pt"
+
+    def load(self, chunk: int) -> dict | None:
+        """The last complete state of ``chunk``, or ``None``."""
+        f = self._file(chunk)
+        if not f.is_file():
+            return None
+        return torch.load(f, map_location="cpu", weights_only=True)
+
+    def save(self, chunk: int, state: dict) -> None:
+        atomic_save(state, self._file(chunk))

@@ -1,0 +1,68 @@
+"""Sharpness ‖H‖₂ at initialisation per α, and the admissibility η·‖H‖₂ < 2 of each grid cell.
+
+The right column of Fig. 8 (§5): classical optimisation theory makes gradient descent on a
+quadratic converge for η < 2/‖H‖₂. ‖H(α)‖₂ = max |λ| of the loss Hessian at α·θ₀ (Eq. 5, evaluated
+at the unscaled θ₀ so α = 10³ stays finite) by Lanczos (ARPACK) from
+:mod:`goldilocks_core.estimators`; it depends on α only, η = η₀·α^(2−L) on the cell.
+"""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..estimators import hessian_operator, spectral_norm
+from ..models import resolve_degree
+from ._checks import check_dataset, check_values
+from .engine import effective_lr
+
+__all__ = ["initial_sharpness", "admissibility"]
+
+
+def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float = 1.0,
+                      degree: int | None = None,
+                      chunk_size: int | None = None, tol: float = 1e-6, generator=0,
+                      dtype: torch.dtype = torch.float64) -> pd.DataFrame:
+    """‖H(α, T)‖₂ at α·θ₀ for each α: a frame with columns ``alpha, sharpness``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        θ₀, the unscaled network.
+    train_set : Dataset or (inputs, targets) pair
+        The data of the loss (the full training set for full-batch GD).
+    alphas : sequence of positive floats
+    tol : float
+        ARPACK's relative accuracy of the Ritz value.
+    dtype : torch.dtype
+        The Hessian products are computed in this precision (float64 by default).
+    """
+    alphas = check_values("alpha", alphas)
+    L = resolve_degree(model, degree)
+    x, y, _ = check_dataset("train_set", train_set)
+    net = copy.deepcopy(model).to(dtype)  # the caller's θ₀ keeps its dtype
+    x = x.to(dtype)
+    values = []
+    for a in alphas:
+        op = hessian_operator(net, x, y, alpha=a, temperature=temperature, degree=L, chunk_size=chunk_size)
+        values.append(spectral_norm(op, tol=tol, generator=generator))
+    return pd.DataFrame({"alpha": alphas, "sharpness": values})
+
+
+def admissibility(sharpness: pd.DataFrame, base_lrs, degree: int) -> pd.DataFrame:
+    """η·‖H‖₂ per cell (α, η₀): columns ``alpha, base_lr, lr, sharpness, lr_sharpness, admissible``.
+
+    ``admissible`` is η·‖H‖₂ < 2 (Fig. 8, right: cells above 2 are inadmissible).
+    """
+    base_lrs = check_values("base_lr", base_lrs)
+    rows = []
+    for a, s in zip(sharpness["alpha"], sharpness["sharpness"]):
+        for b in base_lrs:
+            lr = effective_lr(a, b, degree)
+            rows.append({"alpha": float(a), "base_lr": b, "lr": lr, "sharpness": float(s),
+                         "lr_sharpness": lr * s})
+    out = pd.DataFrame(rows)
+    out["admissible"] = out["lr_sharpness"] < 2.0
+    return out

@@ -1,0 +1,50 @@
+"""The uniform-softmax-output (USO) model of App. E.
+
+A normally initialised network that always receives the update it would receive if its softmax
+output were uniform, whatever it actually predicts: by Eq. 3 the gradient of the cross-entropy is
+(1/T) Σ_k (p_k − 1{y = k}) ∂z_k/∂θ, and the USO model uses the coefficients 1/K − 1{y = k}
+instead of p_k − 1{y = k}. Networks scaled by α ≪ 1 have p = 1/K numerically, so they follow the
+USO path — rescaled by α — until their softmax output leaves uniform (Fig. 11).
+"""
+from __future__ import annotations
+
+import pandas as pd
+from torch import nn
+
+from .grid import GridResult, train_networks
+
+__all__ = ["train_uso", "train_uso_networks"]
+
+
+def train_uso_networks(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, alphas=(1.0,),
+                       **options) -> GridResult:
+    """:func:`train_uso`, also returning the final parameters of each cell."""
+    if "rule" in options:
+        raise ValueError("train_uso fixes rule='uniform'; use train_networks for other rules")
+    return train_networks(model, train_set, test_set, alphas=alphas, base_lrs=base_lrs, steps=steps,
+                          rule="uniform", **options)
+
+
+def train_uso(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, alphas=(1.0,),
+              **options) -> pd.DataFrame:
+    """Gradient descent of the USO model (App. E) over (α, η₀), with the columns of ``train_grid``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        θ₀; the cell (α, η₀) starts from α·θ₀ with η = η₀·α^(2−L), exactly as in
+        :func:`~goldilocks_core.training.train_grid`.
+    base_lrs, steps, alphas
+        As in ``train_grid`` (α defaults to 1: the USO path of θ₀ itself).
+    **options
+        Any other keyword of :func:`~goldilocks_core.training.grid.train_networks`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``train_grid``: ``train_loss`` is the actual cross-entropy of the USO
+        parameters; ``grad_norm`` and ``cos_neg_grad`` use the USO update direction
+        (1/N) Σ_n Σ_k (1/K − 1{y_n = k}) ∂z_nk/∂θ (Eq. 3 with p = 1/K).
+    """
+    return train_uso_networks(model, train_set, test_set, base_lrs=base_lrs, steps=steps, alphas=alphas,
+                              **options).frame
