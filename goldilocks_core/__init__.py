@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "book", "cli", "curvature", "data", "devices", "estimators", "experiments", "functional", "losses",
-    "models", "plotting", "profiles", "progress", "random_logit", "subspace", "validation",
+    "models", "plotting", "profiles", "progress", "random_logit", "subspace", "training", "validation",
 }
 
 
