@@ -139,28 +139,29 @@ def test_a_failed_write_keeps_the_result(tmp_path, monkeypatch, capsys):
 
 
 def test_stale_temporary_files_are_removed_on_the_next_run(tmp_path):
-    day_ago = time.time() - 86400
-    stale = [tmp_path / ".demo-0123.pkl.k3j4.tmp", tmp_path / "demo-0123.pklab12cd.tmp"]
-    fresh = tmp_path / ".demo-4567.pkl.x9y8.tmp"  # a write in progress elsewhere
+    import fcntl
+
+    stale = [tmp_path / ".demo-0123.pkl.k3j4.part", tmp_path / ".demo-0123.pkl.ab12cd.tmp"]
+    live = tmp_path / ".demo-4567.pkl.x9y8.part"  # a write in progress elsewhere holds its lock
     other = tmp_path / "notes.tmp"
-    for p in [*stale, fresh, other]:
+    for p in [*stale, live, other]:
         p.write_bytes(b"partial")
-    for p in [*stale, other]:
-        os.utime(p, (day_ago, day_ago))
-    experiments.cached("demo", {"a": 1}, lambda: 1, directory=tmp_path)
-    assert not any(p.exists() for p in stale) and fresh.exists() and other.exists()
+    with open(live, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        experiments.cached("demo", {"a": 1}, lambda: 1, directory=tmp_path)
+    assert not any(p.exists() for p in stale) and live.exists() and other.exists()
 
 
 def test_default_folder_is_never_inside_site_packages(tmp_path, monkeypatch):
     monkeypatch.delenv("GOLDILOCKS_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(C, "_repository_root", lambda: None)  # an ordinary install
+    monkeypatch.setattr(C.storage, "repository_root", lambda: None)  # an ordinary install
     assert C.cache_dir() == tmp_path / "xdg" / "goldilocks" / "results"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert C.cache_dir() == tmp_path / "home" / ".cache" / "goldilocks" / "results"
     (tmp_path / "repo").mkdir()
-    monkeypatch.setattr(C, "_repository_root", lambda: tmp_path / "repo")  # a source checkout
+    monkeypatch.setattr(C.storage, "repository_root", lambda: tmp_path / "repo")  # a source checkout
     assert C.cache_dir() == tmp_path / "repo" / ".cache" / "results"
     monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path / "mine"))
     assert C.cache_dir() == tmp_path / "mine"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import checksums
 from .checksums import md5sum
-from .atomic import atomic_file, remove_stale_parts
+from ..storage import atomic_file, remove_stale_parts, repository_root, writable
 
 __all__ = [
     "DownloadError",
@@ -100,23 +100,6 @@ def dataset_spec(name: str) -> dict:
     return manifest()["datasets"][canonical_name(name)]
 
 
-def _repository_root() -> Path | None:
-    """``<repo>`` when this package is the checkout's ``goldilocks_core`` (editable install)."""
-    candidate = Path(__file__).resolve().parent.parent.parent
-    if (candidate / "pyproject.toml").is_file() and (candidate / "goldilocks_core" / "__init__.py").is_file():
-        return candidate
-    return None
-
-
-def _writable(folder: Path) -> bool:
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
-
-
 def cache_root(root: str | os.PathLike | None = None) -> Path:
     """The cache folder: ``root``, ``$GOLDILOCKS_DATA``, ``<repo>/data`` or ``~/.cache/goldilocks``."""
     if root is not None:
@@ -124,8 +107,8 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     env = os.environ.get("GOLDILOCKS_DATA")
     if env:
         return Path(env).expanduser()
-    repo = _repository_root()
-    if repo is not None and _writable(repo / "data"):
+    repo = repository_root()
+    if repo is not None and writable(repo / "data"):
         return repo / "data"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
     return Path(base).expanduser() / "goldilocks"

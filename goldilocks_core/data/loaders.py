@@ -25,7 +25,7 @@ import torch
 
 from . import download as _dl
 from . import readers, synthetic
-from .atomic import atomic_file, remove_stale_parts
+from ..storage import atomic_file, remove_stale_parts
 from .dataset import Dataset
 from .preprocess import channel_statistics, prepare_images
 

@@ -24,7 +24,6 @@ package runs from a writable source checkout; else ``$XDG_CACHE_HOME/goldilocks/
 """
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -32,7 +31,6 @@ import pickle
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -41,17 +39,15 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from ..data.download import _repository_root, _writable
+from .. import storage
+from ..storage import atomic_file, remove_stale_parts
 from ..progress import progress_bar
 from .identity import canonical
 
-__all__ = ["cache_dir", "package_fingerprint", "cache_key", "cached", "cached_map", "result_settings",
-           "remove_stale_temporaries"]
+__all__ = ["cache_dir", "package_fingerprint", "cache_key", "cached", "cached_map", "result_settings"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _MAGIC = b"goldilocks-cache 2\n"
-_TEMP_PATTERN = "*.pkl*.tmp"  # this module's temporary files (also those of its first version)
-STALE_SECONDS = 15 * 60  # temporary files older than this were left by a killed write
 UI_SETTINGS = ("cache", "progress")  # settings that never change a result
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _swept: set[str] = set()
@@ -63,8 +59,8 @@ def cache_dir() -> Path:
     env = os.environ.get("GOLDILOCKS_CACHE")
     if env:
         return Path(env).expanduser()
-    repo = _repository_root()
-    if repo is not None and _writable(repo / ".cache" / "results"):
+    repo = storage.repository_root()
+    if repo is not None and storage.writable(repo / ".cache" / "results"):
         return repo / ".cache" / "results"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
     return Path(base).expanduser() / "goldilocks" / "results"
@@ -106,31 +102,11 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def remove_stale_temporaries(folder: Path, older_than: float = STALE_SECONDS) -> list[Path]:
-    """Delete this module's temporary files in ``folder`` last modified over ``older_than`` s ago."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    now = time.time()
-    for entry in entries:
-        if not fnmatch.fnmatch(entry.name, _TEMP_PATTERN):
-            continue
-        try:
-            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > older_than:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-        except OSError:
-            pass
-    return removed
-
-
 def _prepare(folder: Path) -> None:
     """Create ``folder``, check that a file can be written there, and sweep stale temporaries."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".writable.pkl.", suffix=".tmp", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=".writable.", suffix=".probe", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -138,46 +114,16 @@ def _prepare(folder: Path) -> None:
                               "$GOLDILOCKS_CACHE to a writable folder or turn the cache off") from None
     if str(folder) not in _swept:
         _swept.add(str(folder))
-        remove_stale_temporaries(folder)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux shows it, else set and restored."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        remove_stale_parts(folder)
 
 
 def _write(obj: Any, path: Path) -> None:
-    """Pickle ``obj`` to ``path`` atomically: same-folder temporary file, fsync, rename."""
+    """Pickle ``obj`` to ``path`` atomically (:func:`~goldilocks_core.storage.atomic_file`), behind
+    a header holding the sha256 of the pickle so that a damaged entry is recognised."""
     blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + hashlib.sha256(blob).hexdigest().encode() + b"\n")
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (best effort; not every system can open a folder)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    with atomic_file(path) as (fh, _):
+        fh.write(_MAGIC + hashlib.sha256(blob).hexdigest().encode() + b"\n")
+        fh.write(blob)
 
 
 class _Unreadable(Exception):

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import torch
+
+from ..storage import atomic_file
 
 __all__ = ["tensor_digest", "engine_fingerprint", "run_key", "CheckpointStore"]
 
@@ -52,26 +53,9 @@ def run_key(settings: dict) -> str:
 
 
 def atomic_save(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file, fsync, then ``os.replace`` onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    """``torch.save`` to ``path`` atomically (:func:`~goldilocks_core.storage.atomic_file`)."""
+    with atomic_file(path) as (fh, _):
+        torch.save(obj, fh)
 
 
 class CheckpointStore:
