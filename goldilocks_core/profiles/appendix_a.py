@@ -16,7 +16,7 @@ _CPU = {"num_probes": 6, "lanczos_steps": 40, "probe_block": None, "num_top": 20
 class AppendixA(ChapterSettings):
     chapter = "appendix_a"
     profiles = {
-        "quick": {**_CPU, "model": subset(LENET_300_100_FASHION, 1000)},
+        "quick": {**_CPU, "model": subset(LENET_300_100_FASHION, 500)},
         "offline": {**_CPU, "model": subset(MLP_DIGITS, 256)},
     }
 
