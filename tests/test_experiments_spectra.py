@@ -211,3 +211,17 @@ def test_collapse_census_sees_an_exactly_zero_g_term_at_a_huge_scale():
     assert cold["not_one_hot"] == 0 and cold["max_abs_gv"] == 0.0
     with pytest.raises(ValueError, match="alpha"):
         S.collapse_census(s, -1.0)
+
+
+def test_appendix_a_offline_profile_code_path():
+    from goldilocks_core.experiments.setup import build
+    from goldilocks_core.profiles import settings
+
+    cfg = settings("appendix_a", "offline", num_probes=2, lanczos_steps=6)
+    s = build({**cfg.model, "num_samples": 20}, seed=0, dtype=torch.float64)
+    points = S.measure_spectra(s, cfg.alphas, num_probes=cfg.num_probes, lanczos_steps=cfg.lanczos_steps,
+                               num_top=cfg.num_top, margin=cfg.margin, progress=False)
+    rows = S.claims_rows(points, s.num_classes, main_alpha=cfg.main_alpha)
+    assert len(rows) == 5 + len(cfg.alphas) - 1
+    assert S.summary_frame(points).shape[0] == len(cfg.alphas)
+    assert S.collapse_census(s, max(cfg.alphas))["samples"] == 20
