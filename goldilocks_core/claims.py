@@ -27,7 +27,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 __all__ = ["VERDICTS", "Claim", "ClaimsTable", "check", "within", "within_decades", "at_least", "at_most",
-           "between", "show", "collect", "verdict_counts", "fmt", "MIME"]
+           "between", "show", "collect", "verdict_counts", "fmt", "MIME", "scorecard_frame", "scorecard_html",
+           "counts_frame"]
 
 VERDICTS = ("reproduces", "differs", "not comparable")
 MIME = "application/vnd.goldilocks.claims+json"
@@ -200,3 +201,46 @@ def collect(folder: str | Path, notebooks: Sequence[str] | None = None) -> pd.Da
 def verdict_counts(table: pd.DataFrame) -> pd.Series:
     """How many rows of each verdict (every verdict listed, zeros included)."""
     return table["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
+
+
+# ------------------------------------------------------------------------------ scorecard
+
+SCORECARD_COLUMNS = ("claim", "section / figure", "paper", "here", "verdict", "chapter")
+
+
+def scorecard_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard's rows from :func:`collect`'s table: claim, section / figure, paper, here,
+    verdict, and the chapter as an HTML link to ``<page>.html`` (every other cell HTML-escaped,
+    so the frame is meant for ``to_html(escape=False)``, as :func:`scorecard_html` does)."""
+    import html
+
+    missing = {"chapter", "page", "claim", "source", "paper", "here", "verdict"} - set(table.columns)
+    if missing:
+        raise ValueError(f"not a claims table from collect(): missing columns {sorted(missing)}")
+    esc = (lambda v: html.escape(str(v)))
+    out = pd.DataFrame({
+        "claim": table["claim"].map(esc), "section / figure": table["source"].map(esc),
+        "paper": table["paper"].map(esc), "here": table["here"].map(esc), "verdict": table["verdict"].map(esc),
+        "chapter": [f'<a href="{html.escape(str(p), quote=True)}.html">{esc(c)}</a>'
+                    for c, p in zip(table["chapter"], table["page"])],
+    }, columns=list(SCORECARD_COLUMNS))
+    return out.reset_index(drop=True)
+
+
+def scorecard_html(table: pd.DataFrame) -> str:
+    """:func:`scorecard_frame` as an HTML table, verdict cells classed like the chapters' tables."""
+    frame = scorecard_frame(table)
+    if frame.empty:
+        return "<p><em>No chapter has a claims table yet.</em></p>"
+    html = frame.to_html(index=False, escape=False, classes="claims-table scorecard", border=0)
+    for verdict in VERDICTS:
+        cls = "verdict-" + verdict.replace(" ", "-")
+        html = html.replace(f"<td>{verdict}</td>", f'<td class="{cls}">{verdict}</td>')
+    return html
+
+
+def counts_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """How many claims of each verdict, and the total, as a one-column table."""
+    counts = verdict_counts(table)
+    counts["total"] = int(counts.sum())
+    return counts.rename("claims").to_frame()

@@ -1,6 +1,8 @@
 import math
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from goldilocks_core import claims
@@ -42,3 +44,42 @@ def test_tables_round_trip_through_a_notebook(tmp_path):
     counts = claims.verdict_counts(score)
     assert counts.to_dict() == {"reproduces": 1, "differs": 1, "not comparable": 0}
     assert claims.collect(tmp_path / "empty" if (tmp_path / "empty").mkdir() else tmp_path / "empty").empty
+
+
+def _table():
+    rows = [claims.check("a <b>", source="Fig. 1", paper="1", here="1", holds=True, criterion="c"),
+            claims.check("b", source="Eq. 8", paper="2", here="3", holds=False, criterion="c")]
+    df = claims.ClaimsTable(rows, "1 The zone").to_frame()
+    df.insert(0, "page", "01_goldilocks_zone")
+    df.insert(0, "chapter", "1 The zone")
+    return df
+
+
+def test_scorecard_frame_links_the_chapter_and_escapes_the_rest():
+    frame = claims.scorecard_frame(_table())
+    assert list(frame.columns) == list(claims.SCORECARD_COLUMNS)
+    assert frame.loc[0, "chapter"] == '<a href="01_goldilocks_zone.html">1 The zone</a>'
+    assert frame.loc[0, "claim"] == "a &lt;b&gt;"
+    html = claims.scorecard_html(_table())
+    assert 'class="verdict-differs">differs' in html and 'href="01_goldilocks_zone.html"' in html
+    assert "No chapter" in claims.scorecard_html(pd.DataFrame(
+        columns=["chapter", "page", *claims.COLUMNS]))
+    with pytest.raises(ValueError, match="missing columns"):
+        claims.scorecard_frame(_table().drop(columns="page"))
+
+
+def test_counts_frame_lists_every_verdict_and_the_total():
+    counts = claims.counts_frame(_table())
+    assert counts["claims"].to_dict() == {"reproduces": 1, "differs": 1, "not comparable": 0, "total": 2}
+
+
+def test_collect_reads_every_committed_chapter():
+    from goldilocks_core.book import chapters, project_root
+
+    root = project_root(Path(__file__).parent)
+    names = [p.name for p in chapters(root) if p.stem != "scorecard"]
+    score = claims.collect(root / "book", names)
+    assert list(score.columns) == ["chapter", "page", *claims.COLUMNS]
+    assert set(score["verdict"]) <= set(claims.VERDICTS)
+    assert set(score["page"]) <= {Path(n).stem for n in names}
+    assert claims.counts_frame(score).loc["total", "claims"] == len(score)

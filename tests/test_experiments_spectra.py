@@ -143,3 +143,85 @@ def test_bbp_limits_and_a_finite_spiked_wigner_matrix():
     assert overlap[1] == pytest.approx(8 / 9, abs=0.05)
     with pytest.raises(ValueError, match="sigma"):
         S.bbp_outlier(1.0, sigma=0)
+
+
+# ------------------------------------------------------------------ App. A: reading the spectra
+
+def fake_point(alpha, h_top, g_top, hterm_top, hterm_bottom, margin=0.1, residuals=None):
+    def term(name, top, bottom):
+        top = np.asarray(top, dtype=float)
+        res = np.zeros_like(top) if residuals is None else np.asarray(residuals, dtype=float)
+        return S.TermSpectrum(name, None, S.RitzValues(top, res), bottom, 1.0, 0.1, 4.0, 0.1)
+    terms = {"hessian": term("hessian", h_top, hterm_bottom), "g_term": term("g_term", g_top, 0.0),
+             "h_term": term("h_term", hterm_top, hterm_bottom)}
+    edge = max(abs(hterm_top[0]), abs(hterm_bottom))
+    outliers = {t: S.count_outliers(terms[t].top.values, edge, margin=margin) for t in ("hessian", "g_term")}
+    return S.SpectraPoint(alpha, 1.0, 100, terms, edge, margin, outliers)
+
+
+def zone_points(K=3):
+    g = np.array([40.0, 30.0, 3.0, 2.0, 1.0])  # K - 1 = 2 outliers, then a gap
+    inside = fake_point(1.0, g + 0.5, g, [2.2, 2.0, 1.9], -2.1)
+    small = fake_point(0.1, [0.2, 0.19], [0.01, 0.005], [0.2, 0.19], -0.2)
+    large = fake_point(100.0, [5.0, 4.9], [0.0, 0.0], [5.0, 4.9], -5.0)
+    return [small, inside, large]
+
+
+def test_largest_gap_and_its_edge_cases():
+    assert S.largest_gap([8.0, 4.0, 3.9, 1.0]) == (3, 3.9)
+    j, ratio = S.largest_gap([0.0, 0.0])
+    assert j == 0 and np.isnan(ratio)
+    with pytest.raises(ValueError, match="n"):
+        S.largest_gap([1.0, 0.5], n=1)
+
+
+def test_outlier_convergence_and_shifts():
+    p = fake_point(1.0, [40.0, 10.0, 3.0], [39.0, 9.5, 2.0], [2.5], -2.5, residuals=[1e-9, 1.0, 1e-12])
+    assert p.outliers["hessian"] == 3
+    assert S.outlier_convergence(p) == {"outliers": 3, "converged": 2, "far": 2, "far_converged": 1}
+    np.testing.assert_allclose(S.outlier_shifts(p), [1.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="term"):
+        S.outlier_convergence(p, term="h_term")
+
+
+def test_claims_rows_reproduce_on_a_zone_picture_and_differ_otherwise():
+    rows = S.claims_rows(zone_points(), 3)
+    assert [r.verdict for r in rows] == ["reproduces"] * len(rows) and len(rows) == 7
+    # a G-term that never clears the bulk at α = 1, and an H-term that is not symmetric
+    weak = fake_point(1.0, [2.3, 2.0, 1.0], [1.0, 0.5, 0.2], [2.2, 2.0], -0.5)
+    rows = {r.claim: r.verdict for r in S.claims_rows([weak, zone_points()[0]], 3)}
+    assert rows["G-term outliers dominate the H-term bulk"] == "differs"
+    assert rows["H-term: a nearly symmetric bulk"] == "differs"
+    assert rows["Hessian spectrum: a bulk plus a few outliers"] == "differs"
+    with pytest.raises(ValueError, match="main_alpha"):
+        S.claims_rows(zone_points(), 3, main_alpha=2.0)
+
+
+def test_summary_frame_rounds_and_marks_a_zero_g_term():
+    df = S.summary_frame(zone_points())
+    assert list(df.index) == [0.1, 1.0, 100.0]
+    assert df.loc[1.0, "outliers G"] == 3 and df.loc[100.0, "|G-term|_2"] == 0.0
+
+
+def test_collapse_census_sees_an_exactly_zero_g_term_at_a_huge_scale():
+    s = tiny_setting()
+    warm = S.collapse_census(s, 1.0)
+    assert warm["not_one_hot"] == s.inputs.shape[0] and warm["max_abs_gv"] > 0
+    cold = S.collapse_census(s, 1e4)  # logits × 10^12: one-hot in float64
+    assert cold["not_one_hot"] == 0 and cold["max_abs_gv"] == 0.0
+    with pytest.raises(ValueError, match="alpha"):
+        S.collapse_census(s, -1.0)
+
+
+def test_appendix_a_offline_profile_code_path():
+    from goldilocks_core.experiments.setup import build
+    from goldilocks_core.profiles import settings
+
+    cfg = settings("appendix_a", "offline", num_probes=2, lanczos_steps=6)
+    s = build({**cfg.model, "num_samples": 20}, seed=0, dtype=torch.float64)
+    points = S.measure_spectra(s, cfg.alphas, num_probes=cfg.num_probes, lanczos_steps=cfg.lanczos_steps,
+                               num_top=cfg.num_top, margin=cfg.margin, progress=False)
+    rows = S.claims_rows(points, s.num_classes, main_alpha=cfg.main_alpha)
+    assert len(rows) == 5 + len(cfg.alphas) - 1
+    assert S.summary_frame(points).shape[0] == len(cfg.alphas)
+    assert S.collapse_census(s, max(cfg.alphas))["samples"] == 20

@@ -381,3 +381,179 @@ def spiked_wigner(dim: int, thetas: Sequence[float], *, sigma: float = 1.0,
         tops.append(values[-1])
         overlaps.append(float(vectors[:, -1] @ u) ** 2)
     return np.array(tops), np.array(overlaps)
+
+
+# ------------------------------------------------------------------ App. A: reading the spectra
+
+__all__ += ["largest_gap", "outlier_convergence", "outlier_shifts", "collapse_census", "summary_frame",
+            "claims_rows"]
+
+
+def largest_gap(values, n: int = 20) -> tuple[int, float]:
+    """Where the top ``n`` positive eigenvalues break: the j maximising λ_j / λ_{j+1}, and that ratio.
+
+    Returns ``(0, nan)`` when fewer than two finite positive values are given (e.g. a zero G-term).
+    """
+    n = check_count("n", n, minimum=2)
+    v = np.asarray(values, dtype=np.float64).reshape(-1)[:n]
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size < 2:
+        return 0, float("nan")
+    ratios = v[:-1] / v[1:]
+    j = int(np.argmax(ratios))
+    return j + 1, float(ratios[j])
+
+
+def outlier_convergence(point: SpectraPoint, *, term: str = "hessian", tol: float = 1e-6,
+                        far: float = 2.0) -> dict[str, int]:
+    """How many of ``term``'s counted outliers have converged, ‖Ay − θy‖ < ``tol``·θ.
+
+    Returns the counts ``outliers``, ``converged``, ``far`` (outliers above ``far``·edge) and
+    ``far_converged``: outliers well clear of the bulk converge first (Lanczos).
+    """
+    if term not in point.outliers:
+        raise ValueError(f"no outlier count for term {term!r}; have {sorted(point.outliers)}")
+    n = point.outliers[term]
+    top = point.terms[term].top
+    vals, res = top.values[:n], top.residuals[:n]
+    ok = res < tol * np.abs(vals)
+    clear = vals > far * point.edge
+    return {"outliers": int(n), "converged": int(ok.sum()), "far": int(clear.sum()),
+            "far_converged": int((ok & clear).sum())}
+
+
+def outlier_shifts(point: SpectraPoint, k: int | None = None) -> np.ndarray:
+    """λ_i(H) − λ_i(G-term) for the top ``k`` (default: the Hessian's outliers) eigenvalues.
+
+    Weyl's inequality bounds each shift by ‖H-term‖₂ (``point.edge``) for any matrices; spiked
+    matrix theory (Benaych-Georges & Nadakuditi 2011) says a strong spike moves much less.
+    """
+    k = point.outliers.get("hessian", 0) if k is None else check_count("k", k)
+    h, g = point.terms["hessian"].top.values, point.terms["g_term"].top.values
+    return (h[:k] - g[:k]).astype(np.float64)
+
+
+def collapse_census(setting, alpha: float, *, temperature: float = 1.0, num_vectors: int = 4,
+                    seed: int = 0) -> dict[str, float]:
+    """Is the G-term exactly zero at ``alpha``? What the softmax and the G-term operator give.
+
+    The softmax σ_T(α^L z) (Eq. 1, 3) is evaluated in the setting's dtype; a sample whose
+    probabilities are one-hot in floating point contributes exactly zero to
+    G = Jᵀ(diag p − ppᵀ)J (Eq. 4). Returns the number of samples that are *not* one-hot, the
+    largest non-top probability, and max |G v| over ``num_vectors`` Rademacher vectors v
+    (0.0 exactly when the G-term vanishes in floating point).
+    """
+    import torch
+
+    from ..losses import probabilities
+
+    alpha = check_alpha(alpha)
+    temperature = check_temperature(temperature)
+    num_vectors = check_count("num_vectors", num_vectors)
+    degree = setting.degree
+    with torch.no_grad():
+        logits = setting.model(setting.inputs) * alpha**degree
+        p = probabilities(logits, temperature)
+    rest = p.clone()
+    rest[torch.arange(p.shape[0]), p.argmax(dim=1)] = 0.0
+    second = rest.max(dim=1).values
+    op = hessian_operator(setting.model, setting.inputs, setting.targets, alpha=alpha,
+                          temperature=temperature, term="g_term")
+    rng = np.random.default_rng(seed)
+    V = rng.integers(0, 2, size=(op.shape[0], num_vectors)) * 2.0 - 1.0
+    gv = float(np.abs(op.matmat(V)).max())
+    return {"alpha": float(alpha), "samples": int(p.shape[0]),
+            "not_one_hot": int((second > 0).sum()), "max_second_probability": float(second.max()),
+            "max_abs_gv": gv}
+
+
+def summary_frame(points: Sequence[SpectraPoint], digits: int = 3):
+    """One row per α: bulk edge ‖H-term‖₂, ‖G‖₂, outliers of H and G-term, and the full-space
+    positive curvature Tr/‖·‖_F (Eq. 2) of each term with its standard error, rounded."""
+    import pandas as pd
+
+    def r(x):
+        return float(f"{x:.{digits}g}") + 0.0 if np.isfinite(x) else x
+
+    rows = []
+    for p in points:
+        row = {"alpha": p.alpha, "|H-term|_2 (edge)": r(p.edge),
+               "|G-term|_2": r(p.terms["g_term"].spectral_norm),
+               "outliers H": p.outliers.get("hessian"), "outliers G": p.outliers.get("g_term")}
+        for t in TERMS:
+            ts = p.terms[t]
+            if ts.frobenius > 0:
+                row[f"PC {t}"] = round(ts.positive_curvature, 2) + 0.0
+                row[f"± {t}"] = round(ts.trace_standard_error / ts.frobenius, 2) + 0.0
+            else:
+                row[f"PC {t}"], row[f"± {t}"] = float("nan"), float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("alpha")
+
+
+def claims_rows(points: Sequence[SpectraPoint], num_classes: int, *, main_alpha: float = 1.0,
+                gap_window: int = 20, max_outliers_per_class: int = 2, match_rtol: float = 0.1,
+                symmetry_tol: float = 0.25) -> list:
+    """App. A's testable statements about the spectrum at ``main_alpha`` and outside the zone.
+
+    Criteria (fixed before the numbers were seen):
+
+    * bulk + outliers (Sagun et al.): the Hessian has at least one and at most
+      ``max_outliers_per_class``·K eigenvalues above (1 + m)·‖H-term‖₂;
+    * about K outliers (K − 1 in App. B): the largest ratio λ_j/λ_{j+1} among the Hessian's top
+      ``gap_window`` eigenvalues falls at j ∈ {K − 1, K};
+    * the G-term dominates (App. A, Eq. 6): ‖G‖₂ > ‖H-term‖₂;
+    * the Hessian's outliers are the G-term's (spiked matrices, Perry et al. 2018): the top
+      min(K − 1, #outliers) eigenvalues of H and of the G-term agree within ``match_rtol``;
+    * the H-term is a nearly symmetric bulk (Papyan 2018, Pennington & Bahri 2017):
+      |λ_min + λ_max| ≤ ``symmetry_tol``·λ_max for the H-term;
+    * outside the zone the spikes are swallowed (§3, BBP): ‖G‖₂ < ‖H-term‖₂ at every other α.
+    """
+    from .. import claims as C
+
+    K = check_count("num_classes", num_classes, minimum=2)
+    points = list(points)
+    main = next((p for p in points if np.isclose(p.alpha, main_alpha)), None)
+    if main is None:
+        raise ValueError(f"no spectrum at main_alpha = {main_alpha}; have {[p.alpha for p in points]}")
+    outside = [p for p in points if p is not main]
+    H, G, Hs = (main.terms[t] for t in TERMS)
+    a = f"α = {main.alpha:g}"
+    n_out = main.outliers["hessian"]
+    rows = [C.check(
+        "Hessian spectrum: a bulk plus a few outliers", source="App. A",
+        paper="a handful of large outliers", here=f"{n_out} above {1 + main.margin:g}·‖H-term‖₂ at {a}",
+        holds=1 <= n_out <= max_outliers_per_class * K,
+        criterion=f"1 ≤ #outliers ≤ {max_outliers_per_class}K")]
+    j, ratio = largest_gap(H.top.values, gap_window)
+    rows.append(C.check(
+        "number of outliers ≈ K (K − 1)", source="App. A, App. B",
+        paper=f"K = {K} (K − 1 = {K - 1})",
+        here=f"largest gap after λ_{j} (ratio {C.fmt(ratio)})",
+        holds=j in (K - 1, K), criterion=f"largest λ_j/λ_(j+1) of the top {gap_window} at j ∈ {{K−1, K}}"))
+    ratio_g = G.spectral_norm / main.edge if main.edge > 0 else float("nan")
+    rows.append(C.check(
+        "G-term outliers dominate the H-term bulk", source="App. A, Eq. 6",
+        paper="‖G‖₂ > ‖H-term‖₂ near α = 1", here=f"‖G‖₂/‖H-term‖₂ = {C.fmt(ratio_g)}",
+        holds=C.at_least(ratio_g, 1.0) and ratio_g > 1.0, criterion="ratio > 1"))
+    k = max(1, min(K - 1, n_out))
+    rel = np.abs(outlier_shifts(main, k)) / np.abs(H.top.values[:k])
+    worst = float(np.max(rel)) if rel.size and np.all(np.isfinite(rel)) else float("nan")
+    rows.append(C.check(
+        "Hessian outliers are the G-term's", source="App. A",
+        paper="spectrum ≈ union of the two", here=f"top {k}: max |λ(H) − λ(G)|/λ(H) = {C.fmt(worst, 2)}",
+        holds=C.at_most(worst, match_rtol), criterion=f"≤ {match_rtol:g}"))
+    top, bottom = Hs.top.values[0], Hs.bottom
+    asym = abs(top + bottom) / top if top > 0 else float("nan")
+    rows.append(C.check(
+        "H-term: a nearly symmetric bulk", source="App. A",
+        paper="Wigner-like bulk", here=f"λ_min = {C.fmt(bottom)}, λ_max = {C.fmt(top)}",
+        holds=C.at_most(asym, symmetry_tol), criterion=f"|λ_min + λ_max| ≤ {symmetry_tol:g} λ_max"))
+    for p in outside:
+        g = p.terms["g_term"].spectral_norm
+        r = g / p.edge if p.edge > 0 else float("nan")
+        rows.append(C.check(
+            f"outside the zone the spikes sink into the bulk (α = {p.alpha:g})", source="§3, App. A",
+            paper="‖G‖₂ < ‖H-term‖₂", here=f"‖G‖₂/‖H-term‖₂ = {C.fmt(r)}",
+            holds=C.at_most(r, 1.0) and r < 1.0, criterion="ratio < 1"))
+    return rows

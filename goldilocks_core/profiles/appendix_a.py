@@ -8,7 +8,7 @@ from ._models import LENET_300_100_FASHION, MLP_DIGITS, subset
 
 __all__ = ["AppendixA"]
 
-_CPU = {"num_probes": 6, "lanczos_steps": 40, "probe_block": None, "num_top": 20, "trace_probes": 64,
+_CPU = {"num_probes": 4, "lanczos_steps": 40, "probe_block": None, "num_top": 20, "trace_probes": 64,
         "chunk_size": None, "bbp_dim": 500, "cache": False, "device": "auto"}
 
 
@@ -16,7 +16,7 @@ _CPU = {"num_probes": 6, "lanczos_steps": 40, "probe_block": None, "num_top": 20
 class AppendixA(ChapterSettings):
     chapter = "appendix_a"
     profiles = {
-        "quick": {**_CPU, "model": subset(LENET_300_100_FASHION, 1000)},
+        "quick": {**_CPU, "model": subset(LENET_300_100_FASHION, 500)},
         "offline": {**_CPU, "model": subset(MLP_DIGITS, 256)},
     }
 
