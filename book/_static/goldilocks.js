@@ -73,7 +73,8 @@
       if (!mjx) return;
       mjx.style.fontSize = "";
       const eqno = box.querySelector("span.eqno");
-      const room = box.clientWidth - (eqno ? eqno.offsetWidth + 16 : 0);
+      const beside = !getComputedStyle(box).flexDirection.startsWith("column");  // number in the same row
+      const room = box.clientWidth - (eqno && beside ? eqno.offsetWidth + 16 : 0);
       const math = mjx.querySelector("mjx-math") || mjx;
       const need = math.getBoundingClientRect().width;
       if (need > room && room > 0) {

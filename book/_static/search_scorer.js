@@ -1,9 +1,9 @@
 /* Search ranking (html_search_scorer): the chapters and back matter above the generated API
-   pages (book/api/...), so that a word of the paper finds the chapter before the docstring. */
+   pages (book/api/...): every chapter result comes before any API result. */
 var Scorer = {
   score: (result) => {
     const [docname, title, anchor, descr, score, filename] = result;
-    return docname.startsWith("book/api/") ? score - 20 : score;
+    return docname.startsWith("book/api/") ? score - 100 : score;
   },
   objNameMatch: 11,
   objPartialMatch: 6,

@@ -116,3 +116,54 @@ def test_title_buttons_and_neighbours(doc, driver, server):
         after = TOC_PAGES[position + 1].rsplit("/", 1)[-1]
         assert state["next"] and state["next"].split("#")[0].endswith(f"{after}.html"), \
             f"{doc}: next is {state['next']}, the toc says {TOC_PAGES[position + 1]}"
+
+
+_SEARCH = """
+const done = arguments[arguments.length - 1];
+const end = Date.now() + 30000;
+const poll = () => {
+  const items = [...document.querySelectorAll('#search-results ul.search li')];
+  const finished = document.querySelector('#search-results p.search-summary');
+  if ((finished && finished.textContent.trim()) || Date.now() > end) {
+    setTimeout(() => done([...document.querySelectorAll('#search-results ul.search li')].map(li => ({
+      href: li.querySelector('a').getAttribute('href'),
+      title: li.querySelector('a').textContent,
+      snippet: (li.querySelector('p.context') || {textContent: ''}).textContent}))), 1500);
+  } else { setTimeout(poll, 100); }
+};
+poll();
+"""
+
+
+def test_search_ranks_chapters_first_with_plain_snippets(driver, server):
+    """A word of the paper finds a chapter before any API page; titles and snippets are text."""
+    driver.get(server + "search.html?q=curvature")
+    driver.set_script_timeout(40)
+    results = driver.execute_async_script(_SEARCH)
+    assert results, "the search for 'curvature' found nothing"
+    assert not results[0]["href"].startswith("book/api/"), f"first result is an API page: {results[0]}"
+    first_api = next((i for i, r in enumerate(results) if r["href"].startswith("book/api/")), len(results))
+    chapters_after = [r["href"] for r in results[first_api:] if not r["href"].startswith("book/api/")]
+    assert not chapters_after, f"chapters ranked below API pages: {chapters_after}"
+    for result in results:
+        for key in ("title", "snippet"):
+            text = result[key]
+            assert "\\(" not in text and "\\E" not in text, f"TeX in a search {key}: {text[:120]!r}"
+            assert ".ipynb" not in text and ".pdf" not in text, f"button text in a search {key}: {text[:120]!r}"
+
+
+def test_pdf_of_the_whole_book(built_book, tmp_path):
+    """``make pdf``: every toc page printed into one PDF by the same headless Chromium."""
+    import importlib.util
+
+    from conftest import find_browser
+
+    find_browser()  # skip (or fail in CI) without chromium/chromedriver
+    spec = importlib.util.spec_from_file_location("book_pdf", HTML.parents[1] / "book" / "_ext" / "book_pdf.py")
+    book_pdf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book_pdf)
+    out = tmp_path / "book.pdf"
+    pages, seconds = book_pdf.print_book(built_book, out)  # raises if math, images are missing
+    print(f"\nPDF: {pages} pages in {seconds:.0f} s")
+    assert out.read_bytes().startswith(b"%PDF")
+    assert pages >= len(TOC_PAGES), f"{pages} PDF pages for {len(TOC_PAGES)} toc pages"
