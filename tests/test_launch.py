@@ -124,3 +124,19 @@ def test_plain_titles():
     assert reader.plain_title("$\\Gamma_p$ from the entries of $p$") == "Γp from the entries of p"
     assert reader.plain_title("The limiting behaviour of \\(\\diag(p) - pp^\\top\\)") == \
         "The limiting behaviour of diag(p) - ppᵀ"
+
+
+@pytest.mark.parametrize("url", ["", URL])
+def test_the_book_config_gives_buttons_only_with_a_url(url, monkeypatch):
+    """_config.yml through Jupyter Book's own conversion, then the extension's hook."""
+    jb_config = pytest.importorskip("jupyter_book.config")
+    monkeypatch.setenv(reader.REPOSITORY_ENV, url)
+    sphinx_config, _ = jb_config.get_final_config(
+        user_yaml=ROOT / "_config.yml", cli_config={"latex_individualpages": False}, sourcedir=ROOT)
+    config = _Config(sphinx_config["html_theme_options"])
+    reader._configure_buttons(None, config)
+    options = config.html_theme_options
+    assert options["use_repository_button"] is bool(url)
+    assert bool(options["launch_buttons"].get("binderhub_url")) is bool(url)
+    assert bool(options["launch_buttons"].get("colab_url")) is bool(url)
+    assert "goldilocks_reader" in sphinx_config["extensions"]
