@@ -167,3 +167,21 @@ def test_pdf_of_the_whole_book(built_book, tmp_path):
     print(f"\nPDF: {pages} pages in {seconds:.0f} s")
     assert out.read_bytes().startswith(b"%PDF")
     assert pages >= len(TOC_PAGES), f"{pages} PDF pages for {len(TOC_PAGES)} toc pages"
+
+
+def test_click_a_figure_to_enlarge(driver, server, restore_window):
+    """A figure opens full-window on a click and closes with Escape (goldilocks.js)."""
+    from selenium.webdriver.common.keys import Keys
+
+    page = next((d for d in TOC_PAGES if "<img" in (HTML / f"{d}.html").read_text(encoding="utf-8")), None)
+    if page is None:
+        pytest.skip("no page has a figure")
+    driver.set_window_size(1400, HEIGHT)
+    visit(driver, page_url(server, page))
+    img = driver.find_element("css selector", "img.gl-zoomable")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", img)
+    img.click()
+    boxes = driver.find_elements("css selector", "div.gl-lightbox img")
+    assert boxes and boxes[0].size["width"] > img.size["width"], "the figure did not open enlarged"
+    driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
+    assert not driver.find_elements("css selector", "div.gl-lightbox"), "Escape did not close the figure"
