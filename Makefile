@@ -99,3 +99,12 @@ html: mathjax
 # table-of-contents links. Skips without chromium/chromedriver, fails in CI (CI=true).
 browser: setup mathjax
 	$(BIN)/python -m pytest tests/browser -q -p no:cacheprovider $(BROWSER_ARGS)
+
+# --- the book as one PDF (appended) ----------------------------------------------------------
+# `make pdf` prints every toc page of the HTML build, in toc order, into
+# _build/html/goldilocks-book.pdf (linked from the intro) with the headless Chromium of the
+# browser test: math typeset by MathJax, figures and tables kept (book/_ext/book_pdf.py).
+.PHONY: pdf
+
+pdf: html
+	$(BIN)/python book/_ext/book_pdf.py --html _build/html
