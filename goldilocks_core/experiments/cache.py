@@ -78,7 +78,7 @@ def package_fingerprint() -> str:
 
 def result_settings(cfg: Mapping[str, Any], exclude: Iterable[str] = ()) -> dict[str, Any]:
     """A chapter's settings, or a function's arguments (``locals()`` on entry), without those that
-    cannot change a result (:data:`UI_SETTINGS`) and those in ``exclude`` (keyed per item)."""
+    cannot change a result (``UI_SETTINGS``) and those in ``exclude`` (keyed per item)."""
     drop = set(UI_SETTINGS) | set(exclude)
     return {k: v for k, v in dict(cfg).items() if k not in drop}
 

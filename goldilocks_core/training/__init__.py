@@ -6,7 +6,8 @@
 * :func:`initial_sharpness`, :func:`admissibility` — ‖H‖₂ at initialisation and η·‖H‖₂ < 2.
 * :func:`linear_probe` — logistic regression on penultimate-layer features.
 
-Modules: :mod:`.stacked` (vmapped network), :mod:`.engine` (the loop), :mod:`.metrics`,
+Modules: :mod:`goldilocks_core.training.stacked` (vmapped network),
+:mod:`goldilocks_core.training.engine` (the loop), :mod:`.metrics`,
 :mod:`.stream` (batches and labels), :mod:`.checkpoint` (atomic, resumable), :mod:`.grid`,
 :mod:`.uso`, :mod:`.sharpness`, :mod:`.probe`.
 """

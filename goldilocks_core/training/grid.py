@@ -2,7 +2,7 @@
 
 §5 of Vysogorets, Dawid, Kempe (ICML 2024): the cell (α, η₀) starts from α·θ₀ — θ₀ the unscaled
 Kaiming initialisation — and runs full-batch gradient descent (no momentum, T = 1) with
-η = η₀·α^(2−L). All cells train together (:mod:`.stacked`, :mod:`.engine`), in chunks of at most
+η = η₀·α^(2−L). All cells train together (:mod:`goldilocks_core.training.stacked`, :mod:`goldilocks_core.training.engine`), in chunks of at most
 ``max_cells_per_chunk`` cells when memory is short.
 """
 from __future__ import annotations
