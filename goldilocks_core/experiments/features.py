@@ -43,9 +43,12 @@ from ..random_logit import (
     RandomLogitModel,
     estimate_sigmas,
     expected_g_curvature,
+    expected_g_term_from_means,
     gamma_p,
     growing_sigma_c,
     logit_gradient_clustering,
+    mean_geometry,
+    positive_curvature_of,
     softmax_hessian_factor,
 )
 from ..subspace import random_basis
@@ -221,8 +224,11 @@ def curvature_vs_alpha(pl: ProjectedLogits, alphas: Sequence[float]) -> pd.DataF
     σ_c², σ_e² are estimated once from the unscaled JR (Eq. 8 is invariant to scaling both by
     α^{2(L−1)}), grouped by label (Fort & Ganguli's Eq. 15) and over all samples; p is the
     network's softmax at each α. Eq. 8 is evaluated with d = the subspace dimension and with
-    d = P (the authors' notebook). Columns: ``name, seed, alpha, beta, mean_entropy,
-    gamma_p, pc_g_term, eq8_label, eq8_all, eq8_label_P, eq8_all_P``.
+    d = P (the authors' notebook). ``eq7_means`` is the curvature of Eq. 7's first line with the
+    *measured* class means c_k (by label; neither orthogonal nor of equal length) and isotropic
+    residuals σ_e²: the part of the gap between Eq. 8 and the truth that the class means explain.
+    Columns: ``name, seed, alpha, beta, mean_entropy, gamma_p, pc_g_term, eq8_label, eq8_all,
+    eq8_label_P, eq8_all_P, eq7_means``.
     """
     alphas = [float(a) for a in alphas]
     if not alphas or any(not (a > 0 and math.isfinite(a)) for a in alphas):
@@ -242,6 +248,9 @@ def curvature_vs_alpha(pl: ProjectedLogits, alphas: Sequence[float]) -> pd.DataF
                 value = float(expected_g_curvature(p, e.sigma_c2, e.sigma_e2, dim))
                 # Every p one-hot in float64: Γ_p is 0/0 and Eq. 8 undefined (NaN, not plotted).
                 row[f"eq8_{g}{suffix}"] = value if gamma > 0 else math.nan
+        lab = est["label"]
+        means = float(positive_curvature_of(expected_g_term_from_means(p, lab.class_means, lab.sigma_e2)))
+        row["eq7_means"] = means if gamma > 0 else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -251,7 +260,9 @@ def _seed_summary(pl: ProjectedLogits) -> dict[str, Any]:
     lab = estimate_sigmas(pl.jacobian, pl.targets, grouping="label")
     al = estimate_sigmas(pl.jacobian, pl.targets, grouping="all")
     q = logit_gradient_clustering(pl.jacobian, pl.targets)
-    return {"name": pl.name, "seed": pl.seed, "num_samples": int(pl.jacobian.shape[0]), "d": pl.dim,
+    geometry = mean_geometry(lab.class_means)
+    return {"max_abs_cos_means": geometry["max_abs_cos"], "norm_ratio_means": geometry["norm_ratio"],
+            "name": pl.name, "seed": pl.seed, "num_samples": int(pl.jacobian.shape[0]), "d": pl.dim,
             "num_params": pl.num_params, "sigma_c2_label": lab.sigma_c2, "sigma_e2_label": lab.sigma_e2,
             "sigma_c2_all": al.sigma_c2, "sigma_e2_all": al.sigma_e2, "snr_all": al.snr,
             "q_slsc": q.q_slsc, "q_sl": q.q_sl, "q_dl": q.q_dl}
@@ -504,9 +515,13 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
     means c_k (:func:`class_mean_gradients`, both groupings). Every prior gives a subset of
     ``subset_size`` samples (:func:`goldilocks_core.data.subset_with_prior`); per subset the
     columns are ``delta_norm`` (‖Q̂ − Q‖), ``grad_norm`` (‖∇_θℓ‖) and ``eq9_norm``
-    (‖Σ_k c_k Δ_k‖ with the measured c_k, "all"). The summary holds σ_c² (per coordinate),
+    (‖Σ_k c_k Δ_k‖ with the measured c_k, "all") and ``label_norm`` (‖Σ_k Q̂_k c_k^all − Q_k c_k^label‖:
+    the loss gradient when p is independent of the logit gradients but the class means depend on the
+    label). The summary holds σ_c² (per coordinate),
     P, the predicted slopes ``printed`` = Pσ_c² (Eq. 9 as printed) and ``exact`` = √P σ_c
-    (orthogonal c_k, ‖c_k‖² = Pσ_c²), the fitted slopes and the largest |cos(c_k, c_l)|. With
+    (orthogonal c_k, ‖c_k‖² = Pσ_c²), the fitted slopes and the largest |cos(c_k, c_l)|, the
+    median ratios of ‖∇ℓ‖ to ``eq9_norm`` and to ``label_norm``, and ``label_norm_at_zero``, the
+    predicted ‖∇ℓ‖ at Q̂ = Q (the class frequencies of the whole set). With
     ``cache`` the chunks are keyed by every argument, ``setting``'s network and data by content;
     ``cache_key`` may add settings of the caller's.
     """
@@ -518,6 +533,10 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
     priors, redraws = draw_priors(num_priors, k, seed=seed, counts=counts, subset_size=subset_size)
     dataset = _data.Dataset(x, y, k, setting.name, "train")
     gram = means["all"] @ means["all"].T  # ‖Σ c_k Δ_k‖² = Δᵀ(CCᵀ)Δ
+    # label-dependent means: ∇ℓ ≈ Σ_k Q̂_k c_k^all − Q_k c_k^label; with M = [C_all; C_label] and
+    # w = [Q̂; −Q], the norm is √(wᵀ(MMᵀ)w)
+    stacked = torch.cat([means["all"], means["label"]])
+    gram_label = stacked @ stacked.T
 
     def one(item):
         start = int(item)
@@ -528,8 +547,10 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
             g, q_hat = flat_gradient(model, sub.inputs, sub.targets)
             q = torch.bincount(sub.targets.cpu(), minlength=k).to(torch.float64) / subset_size
             delta = q_hat - q
+            w = torch.cat([q_hat, -q])
             rows.append({"prior": j, "delta_norm": float(delta.norm()), "grad_norm": float(g.norm()),
-                         "eq9_norm": float(torch.sqrt(torch.clamp(delta @ gram @ delta, min=0)))})
+                         "eq9_norm": float(torch.sqrt(torch.clamp(delta @ gram @ delta, min=0))),
+                         "label_norm": float(torch.sqrt(torch.clamp(w @ gram_label @ w, min=0)))})
         return rows
 
     key = {**arguments, "device": str(x.device)}
@@ -546,6 +567,9 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
         summary[f"max_cos_{g}"] = float((unit @ unit.T - torch.eye(k, dtype=unit.dtype)).abs().max())
     summary.update(fit_slope(df["delta_norm"], df["grad_norm"]))
     summary["median_grad_over_eq9"] = float(np.median(df["grad_norm"] / df["eq9_norm"]))
+    summary["median_grad_over_label"] = float(np.median(df["grad_norm"] / df["label_norm"]))
+    freq = torch.as_tensor(counts, dtype=torch.float64) / sum(counts)
+    summary["label_norm_at_zero"] = float((freq @ (means["all"] - means["label"])).norm())
     return df, summary
 
 
