@@ -106,3 +106,29 @@ def test_notebooks_and_tests_import_no_private_random_logit_module():
     offenders = [f.name for f in files if "random_logit._" in f.read_text(encoding="utf-8")
                  and f.name != Path(__file__).name]
     assert offenders == []
+
+
+def test_monte_carlo_spectrum_z_scores_and_appendix_b_claims():
+    import torch
+
+    from goldilocks_core.experiments import features as F
+
+    g = torch.Generator().manual_seed(0)
+    p = torch.softmax(torch.randn(10, generator=g, dtype=torch.float64), -1)
+    df = F.monte_carlo_spectrum(p, 1.0, 0.5, 20, 400, num_batches=8, generator=g)
+    assert list(df["kind"]) == ["outlier"] * 9 + ["bulk"]
+    assert df["z"].abs().max() < 5 and (df["std_error"] > 0).all()
+    assert R.claims_appendix_b({"p": df})[0].verdict == "reproduces"
+    wrong = df.assign(z=(df["monte_carlo"] - 1.05 * df["formula"]) / df["std_error"])
+    assert R.claims_appendix_b({"p": wrong})[0].verdict == "differs"
+    with pytest.raises(ValueError, match="class_means"):
+        F.monte_carlo_expected_g(p, 1.0, 0.5, 20, 4, class_means=torch.zeros(3, 3))
+
+
+def test_appendix_c_claims():
+    from goldilocks_core.experiments import features as F
+
+    table = F.gamma_limit_table(range(2, 11), [1e-9, 1e-3], 10)
+    assert R.claims_appendix_c(table, 1 - 1e-9, 1e-9)[0].verdict == "reproduces"
+    rows = R.claims_appendix_c(table.assign(gamma2_closed=table["limit"] * 1.01), 1.1, 1e-9)
+    assert [r.verdict for r in rows] == ["differs", "differs"]

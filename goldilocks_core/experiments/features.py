@@ -43,6 +43,7 @@ from ..random_logit import (
     RandomLogitModel,
     estimate_sigmas,
     expected_g_curvature,
+    expected_g_eigenvalues,
     expected_g_term_from_means,
     gamma_p,
     growing_sigma_c,
@@ -75,6 +76,8 @@ __all__ = [
     "fort_ganguli_properties",
     "fort_ganguli_power",
     "monte_carlo_expected_g",
+    "orthogonal_class_means",
+    "monte_carlo_spectrum",
     "gamma_limit_table",
     "fig3",
     "fig4_left",
@@ -680,22 +683,24 @@ def fort_ganguli_power(seeds: Sequence[int], *, n_samples: int = 300, n_classes:
 # --------------------------------------------------------------------------- App. B, C
 def monte_carlo_expected_g(p, sigma_c2: float, sigma_e2: float, d: int, num_draws: int, *,
                            generator: torch.Generator | None = None, rotate: bool = True,
-                           chunk: int = 2048) -> torch.Tensor:
+                           chunk: int = 2048, class_means: torch.Tensor | None = None) -> torch.Tensor:
     """A Monte-Carlo estimate of E_e G (Eq. 7): the mean over draws of (1/N) Σ_μ (C + E^μ)ᵀA(p^μ)(C + E^μ).
 
     ``p``: ``(K,)`` or ``(N, K)``; C has K pairwise-orthogonal rows of squared length dσ_c²
     (a random rotation of √(dσ_c²)·[I_K 0] with ``rotate``), E^μ i.i.d. N(0, σ_e²) entries,
-    drawn afresh for every sample and draw. Returns the d × d average (float64, PSD).
+    drawn afresh for every sample and draw. ``class_means`` (K × d) replaces that C. Returns the
+    d × d average (float64, PSD).
     """
     p = torch.as_tensor(p, dtype=torch.float64)
     p = p[None] if p.ndim == 1 else p
     n, k = p.shape
     d, num_draws = _check_int("d", d, k), _check_int("num_draws", num_draws)
-    c = torch.zeros(k, d, dtype=torch.float64)
-    c[:, :k] = math.sqrt(d * sigma_c2) * torch.eye(k, dtype=torch.float64)
-    if rotate:
-        q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
-        c = c @ (q * torch.sign(torch.diagonal(r))).T
+    if class_means is not None:
+        c = torch.as_tensor(class_means, dtype=torch.float64)
+        if c.shape != (k, d):
+            raise ValueError(f"class_means must be K × d = {k} × {d}, got {tuple(c.shape)}")
+    else:
+        c = orthogonal_class_means(k, d, sigma_c2, generator=generator if rotate else None)
     factor = softmax_hessian_factor(p)  # (N, K, K), BᵀB = diag p − ppᵀ
     g = torch.zeros(d, d, dtype=torch.float64)
     done = 0
@@ -707,6 +712,53 @@ def monte_carlo_expected_g(p, sigma_c2: float, sigma_e2: float, d: int, num_draw
         done += m
     g = g / (num_draws * n)
     return 0.5 * (g + g.T)
+
+
+def orthogonal_class_means(k: int, d: int, sigma_c2: float, *, generator: torch.Generator | None = None
+                           ) -> torch.Tensor:
+    """K pairwise-orthogonal rows of squared length dσ_c² in R^d (Eq. 7's C): √(dσ_c²)·[I_K 0],
+    randomly rotated when a ``generator`` is given."""
+    k, d = _check_int("k", k, 2), _check_int("d", d, k)
+    c = torch.zeros(k, d, dtype=torch.float64)
+    c[:, :k] = math.sqrt(d * sigma_c2) * torch.eye(k, dtype=torch.float64)
+    if generator is not None:
+        q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+        c = c @ (q * torch.sign(torch.diagonal(r))).T
+    return c
+
+
+def monte_carlo_spectrum(p, sigma_c2: float, sigma_e2: float, d: int, num_draws: int, *,
+                         num_batches: int = 10, generator: torch.Generator | None = None) -> pd.DataFrame:
+    """App. B's spectrum of E_e G (Eq. 7) against a Monte-Carlo average, with standard errors.
+
+    The Monte-Carlo matrix Ĝ (:func:`monte_carlo_expected_g`, ``num_draws`` split into
+    ``num_batches`` independent batches) is read in the eigenbasis of the exact E_e G: for each
+    of the K − 1 outliers u_i the unbiased estimate u_iᵀĜu_i of λ_i, and for the bulk the mean of
+    v_jᵀĜv_j over the d − K + 1 remaining directions. Standard errors come from the spread over
+    the batches. Columns: ``kind`` (outlier / bulk), ``index``, ``formula`` (App. B's
+    eigenvalue), ``monte_carlo``, ``std_error``, ``z`` = (monte_carlo − formula)/std_error.
+    """
+    p = torch.as_tensor(p, dtype=torch.float64)
+    k = p.shape[-1]
+    b = _check_int("num_batches", num_batches, 2)
+    per = _check_int("num_draws", num_draws, b) // b
+    c = orthogonal_class_means(k, d, sigma_c2, generator=generator)
+    exact = expected_g_term_from_means(p, c, sigma_e2)
+    _, vec = torch.linalg.eigh(exact)
+    vec = vec.flip(-1)  # descending
+    formula = expected_g_eigenvalues(p, sigma_c2, sigma_e2, d)
+    values = []
+    for _ in range(b):
+        g = monte_carlo_expected_g(p, sigma_c2, sigma_e2, d, per, generator=generator, class_means=c)
+        quad = torch.einsum("di,de,ei->i", vec, g, vec)
+        values.append(torch.cat([quad[:k - 1], quad[k - 1:].mean()[None]]))
+    values = torch.stack(values)  # (B, K)
+    mean, se = values.mean(0), values.std(0, unbiased=True) / math.sqrt(b)
+    target = torch.cat([torch.as_tensor(formula.outliers, dtype=torch.float64).reshape(-1),
+                        torch.as_tensor(formula.bulk, dtype=torch.float64).reshape(1)])
+    return pd.DataFrame({"kind": ["outlier"] * (k - 1) + ["bulk"], "index": list(range(1, k + 1)),
+                         "formula": target.numpy(), "monte_carlo": mean.numpy(), "std_error": se.numpy(),
+                         "z": ((mean - target) / se).numpy()})
 
 
 def gamma_limit_table(S_values: Sequence[int], eps_values: Sequence[float], K: int) -> pd.DataFrame:

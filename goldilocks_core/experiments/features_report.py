@@ -28,6 +28,8 @@ __all__ = [
     "claims_fig5",
     "claims_fig6",
     "claims_fort_ganguli",
+    "claims_appendix_b",
+    "claims_appendix_c",
 ]
 
 # Criteria fixed before the quick profile was run on Fashion-MNIST.
@@ -270,4 +272,40 @@ def claims_fort_ganguli(fg: Mapping[str, Any], powers: Sequence[float], seeds: p
                 paper="q^SLSC ≳ q^SL ≫ q^DL ≈ 0",
                 here=f"q^SL = {C.fmt(seeds['q_sl'].median(), 2)}, q^DL = {C.fmt(seeds['q_dl'].median(), 1)}",
                 holds=ordered, criterion="q^SLSC > q^SL > 5 |q^DL| for every seed"),
+    ]
+
+
+# ------------------------------------------------------------------------- App. B and C
+Z_MAX = 4.0  # Monte-Carlo against a formula: within 4 standard errors
+
+
+def claims_appendix_b(spectra: Mapping[str, pd.DataFrame]) -> list[C.Claim]:
+    """App. B: per case, the Monte-Carlo outliers and bulk (:func:`~.features.monte_carlo_spectrum`)
+    against the formula, within ``Z_MAX`` standard errors each."""
+    rows = []
+    for name, df in spectra.items():
+        worst = float(df["z"].abs().max())
+        rows.append(C.check(f"eigenvalues of E G: bulk + K − 1 outliers ({name})", source="App. B",
+                            paper="(1 − ‖p‖²)σ_e² + dσ_c² λ̃_i; bulk (1 − ‖p‖²)σ_e²",
+                            here=f"max |z| = {C.fmt(worst, 2)} over {len(df)} eigenvalues",
+                            holds=C.at_most(worst, Z_MAX),
+                            criterion=f"Monte Carlo within {Z_MAX:g} standard errors of every eigenvalue"))
+    return rows
+
+
+def claims_appendix_c(table: pd.DataFrame, ratio_smallest: float, eps_smallest: float) -> list[C.Claim]:
+    """App. C: Γ_p² of p(S, ε) reaches 4(S − 1)/(S + 2) (Eq. 11) and the single eigenvalue of
+    diag(p) − ppᵀ at p(2, ε) is 2ε, both to first order in ε: relative error ≤ 10·ε at the
+    smallest ε of the grid."""
+    smallest = table[table["eps"] == table["eps"].min()]
+    worst = float(((smallest["gamma2_closed"] - smallest["limit"]) / smallest["limit"]).abs().max())
+    bound = 10 * eps_smallest
+    crit = f"relative error ≤ 10 ε = {C.fmt(bound, 2)} at ε = {C.fmt(eps_smallest, 2)}"
+    return [
+        C.check("lim Γ_p²(S, ε) = 4(S − 1)/(S + 2)", source="App. C, Eq. 11", paper="4(S − 1)/(S + 2)",
+                here=f"largest relative error {C.fmt(worst, 2)} (S = 2…{int(table['S'].max())})",
+                holds=C.at_most(worst, bound), criterion=crit),
+        C.check("single eigenvalue 2ε at p(2, ε)", source="App. C, Eq. 12", paper="2ε + O(ε²)",
+                here=f"λ₁/(2ε) − 1 = {C.fmt(ratio_smallest - 1, 2)}",
+                holds=C.at_most(abs(ratio_smallest - 1), bound), criterion=crit),
     ]
