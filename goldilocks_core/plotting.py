@@ -202,7 +202,7 @@ def eigenvector_row(images, alphas, sample, *, cosines=None, sample_title: str =
 
 __all__ += [
     "eq8_vs_alpha", "curvature_vs_dimension", "gamma_vs_entropy", "gradient_cosines",
-    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "gamma_limits",
+    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "gamma_limits", "gamma_plateau",
 ]
 
 _MODEL_COLORS = {"eq8": "#264653", "eq8_P": "#9c6644", "pink": "#f4a6c8", "red": "#c1121f"}
@@ -427,6 +427,29 @@ def gamma_limits(table, *, ax=None):
     ax.set_ylabel(r"$\Gamma_{p(S,\varepsilon)}^2$")
     ax.legend(fontsize=7, ncol=2)
     return ax.figure
+
+def gamma_plateau(logits, *, alphas=None, levels=(3, 2), ax=None):
+    """App. C: Γ_p⁻² of p = σ(αz) for one logit vector ``z`` against α, with the p(S, ε) values
+    (S + 2)/(4(S − 1)) of ``levels`` (dashed). ``alphas`` defaults to 10^(−1 … 2.6), beyond which
+    a generic p is one-hot in float64."""
+    import torch
+
+    from .random_logit import gamma_p, gamma_p_limit
+
+    z = torch.as_tensor(logits, dtype=torch.float64)
+    a = torch.logspace(-1, 2.6, 145, dtype=torch.float64) if alphas is None else torch.as_tensor(
+        alphas, dtype=torch.float64)
+    inv2 = gamma_p(torch.softmax(a[:, None] * z, -1), average=False) ** -2
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 3.2))
+    ax.plot(a.numpy(), inv2.numpy(), color=COLORS["g_term"])
+    for s in levels:
+        ax.axhline(1 / gamma_p_limit(s), ls="--", lw=0.8, color=COLORS["reference"])
+        ax.text(float(a[0]), 1 / gamma_p_limit(s) + 0.015, f"S = {s}", fontsize=9)
+    log_alpha_axis(ax, r"scale $\alpha$ of the logits")
+    ax.set_ylabel(r"$\Gamma_p^{-2}$")
+    return ax.figure
+
 
 # --- Chapters 1 and 3: the zone along α and T, and its Gauss–Newton anatomy (Fig. 1, Fig. 2) ---
 # (data from goldilocks_core.experiments.zone)

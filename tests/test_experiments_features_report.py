@@ -115,7 +115,8 @@ def test_monte_carlo_spectrum_z_scores_and_appendix_b_claims():
 
     g = torch.Generator().manual_seed(0)
     p = torch.softmax(torch.randn(10, generator=g, dtype=torch.float64), -1)
-    df = F.monte_carlo_spectrum(p, 1.0, 0.5, 20, 400, num_batches=8, generator=g)
+    df, mc = F.monte_carlo_spectrum(p, 1.0, 0.5, 20, 400, num_batches=8, generator=g)
+    assert mc.shape == (20, 20)
     assert list(df["kind"]) == ["outlier"] * 9 + ["bulk"]
     assert df["z"].abs().max() < 5 and (df["std_error"] > 0).all()
     assert R.claims_appendix_b({"p": df})[0].verdict == "reproduces"
@@ -132,3 +133,19 @@ def test_appendix_c_claims():
     assert R.claims_appendix_c(table, 1 - 1e-9, 1e-9)[0].verdict == "reproduces"
     rows = R.claims_appendix_c(table.assign(gamma2_closed=table["limit"] * 1.01), 1.1, 1e-9)
     assert [r.verdict for r in rows] == ["differs", "differs"]
+
+
+def test_appendix_b_driver_runs_three_cases():
+    from goldilocks_core.experiments import features as F
+
+    out = F.appendix_b(settings("appendix_b", "quick").replace(num_draws=200, subspace_dim=12))
+    assert list(out) == ["random p", "uniform p", "batch of 8"]
+    assert out["uniform p"]["formula"].shape == (12,) and len(out["random p"]["table"]) == 10
+
+
+def test_gamma_plateau_figure_draws_the_curve_and_levels():
+    fig = plotting.gamma_plateau([1.72, 0.02, 0.0, -3.0, -3.2, -3.5, -4.0, -4.1, -4.5, -5.0])
+    ax = fig.axes[0]
+    y = ax.lines[0].get_ydata()
+    assert len(ax.lines) == 3 and y[-1] == pytest.approx(1.0, abs=2e-3)
+    matplotlib.pyplot.close(fig)

@@ -78,6 +78,7 @@ __all__ = [
     "monte_carlo_expected_g",
     "orthogonal_class_means",
     "monte_carlo_spectrum",
+    "appendix_b",
     "gamma_limit_table",
     "fig3",
     "fig4_left",
@@ -728,7 +729,8 @@ def orthogonal_class_means(k: int, d: int, sigma_c2: float, *, generator: torch.
 
 
 def monte_carlo_spectrum(p, sigma_c2: float, sigma_e2: float, d: int, num_draws: int, *,
-                         num_batches: int = 10, generator: torch.Generator | None = None) -> pd.DataFrame:
+                         num_batches: int = 10, generator: torch.Generator | None = None
+                         ) -> tuple[pd.DataFrame, torch.Tensor]:
     """App. B's spectrum of E_e G (Eq. 7) against a Monte-Carlo average, with standard errors.
 
     The Monte-Carlo matrix Ĝ (:func:`monte_carlo_expected_g`, ``num_draws`` split into
@@ -737,6 +739,7 @@ def monte_carlo_spectrum(p, sigma_c2: float, sigma_e2: float, d: int, num_draws:
     v_jᵀĜv_j over the d − K + 1 remaining directions. Standard errors come from the spread over
     the batches. Columns: ``kind`` (outlier / bulk), ``index``, ``formula`` (App. B's
     eigenvalue), ``monte_carlo``, ``std_error``, ``z`` = (monte_carlo − formula)/std_error.
+    Returns ``(table, G)`` with G the Monte-Carlo matrix averaged over all batches.
     """
     p = torch.as_tensor(p, dtype=torch.float64)
     k = p.shape[-1]
@@ -747,18 +750,41 @@ def monte_carlo_spectrum(p, sigma_c2: float, sigma_e2: float, d: int, num_draws:
     _, vec = torch.linalg.eigh(exact)
     vec = vec.flip(-1)  # descending
     formula = expected_g_eigenvalues(p, sigma_c2, sigma_e2, d)
-    values = []
+    values, total = [], torch.zeros(d, d, dtype=torch.float64)
     for _ in range(b):
         g = monte_carlo_expected_g(p, sigma_c2, sigma_e2, d, per, generator=generator, class_means=c)
+        total += g / b
         quad = torch.einsum("di,de,ei->i", vec, g, vec)
         values.append(torch.cat([quad[:k - 1], quad[k - 1:].mean()[None]]))
     values = torch.stack(values)  # (B, K)
     mean, se = values.mean(0), values.std(0, unbiased=True) / math.sqrt(b)
     target = torch.cat([torch.as_tensor(formula.outliers, dtype=torch.float64).reshape(-1),
                         torch.as_tensor(formula.bulk, dtype=torch.float64).reshape(1)])
-    return pd.DataFrame({"kind": ["outlier"] * (k - 1) + ["bulk"], "index": list(range(1, k + 1)),
-                         "formula": target.numpy(), "monte_carlo": mean.numpy(), "std_error": se.numpy(),
-                         "z": ((mean - target) / se).numpy()})
+    table = pd.DataFrame({"kind": ["outlier"] * (k - 1) + ["bulk"], "index": list(range(1, k + 1)),
+                          "formula": target.numpy(), "monte_carlo": mean.numpy(), "std_error": se.numpy(),
+                          "z": ((mean - target) / se).numpy()})
+    return table, total
+
+
+def appendix_b(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """App. B's three cases (a random p, the uniform p, a batch of ``batch_size`` softmax outputs):
+    per case ``table`` (:func:`monte_carlo_spectrum`), ``monte_carlo`` (sorted eigenvalues of the
+    Monte-Carlo matrix) and ``formula`` (App. B's d eigenvalues), all from seed ``cfg.seed``."""
+    k, d = _cfg(cfg, "num_classes"), _cfg(cfg, "subspace_dim")
+    sc2, se2, draws = _cfg(cfg, "sigma_c2"), _cfg(cfg, "sigma_e2"), _cfg(cfg, "num_draws")
+    g = torch.Generator().manual_seed(int(cfg.get("seed", 0)))
+
+    def softmax(*shape):
+        return torch.softmax(1.5 * torch.randn(*shape, generator=g, dtype=torch.float64), -1)
+
+    cases = {"random p": softmax(k), "uniform p": torch.full((k,), 1.0 / k, dtype=torch.float64),
+             f"batch of {cfg['batch_size']}": softmax(cfg["batch_size"], k)}
+    out = {}
+    for name, p in cases.items():
+        table, mc = monte_carlo_spectrum(p, sc2, se2, d, draws, generator=g)
+        out[name] = {"table": table, "monte_carlo": torch.linalg.eigvalsh(mc).flip(0).numpy(),
+                     "formula": expected_g_eigenvalues(p, sc2, se2, d).full().numpy()}
+    return out
 
 
 def gamma_limit_table(S_values: Sequence[int], eps_values: Sequence[float], K: int) -> pd.DataFrame:
