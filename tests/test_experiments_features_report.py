@@ -119,6 +119,10 @@ def test_monte_carlo_spectrum_z_scores_and_appendix_b_claims():
     assert mc.shape == (20, 20)
     assert list(df["kind"]) == ["outlier"] * 9 + ["bulk"]
     assert df["z"].abs().max() < 5 and (df["std_error"] > 0).all()
+    assert list(df["multiplicity"]) == [1] * 9 + [11]
+    uniform, _ = F.monte_carlo_spectrum(torch.full((10,), 0.1, dtype=torch.float64), 1.0, 0.5, 20, 400,
+                                        num_batches=4, generator=g)
+    assert list(uniform["kind"]) == ["outlier", "bulk"] and list(uniform["multiplicity"]) == [9, 11]
     assert R.claims_appendix_b({"p": df})[0].verdict == "reproduces"
     wrong = df.assign(z=(df["monte_carlo"] - 1.05 * df["formula"]) / df["std_error"])
     assert R.claims_appendix_b({"p": wrong})[0].verdict == "differs"

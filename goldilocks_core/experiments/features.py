@@ -734,34 +734,41 @@ def monte_carlo_spectrum(p, sigma_c2: float, sigma_e2: float, d: int, num_draws:
     """App. B's spectrum of E_e G (Eq. 7) against a Monte-Carlo average, with standard errors.
 
     The Monte-Carlo matrix Ĝ (:func:`monte_carlo_expected_g`, ``num_draws`` split into
-    ``num_batches`` independent batches) is read in the eigenbasis of the exact E_e G: for each
-    of the K − 1 outliers u_i the unbiased estimate u_iᵀĜu_i of λ_i, and for the bulk the mean of
-    v_jᵀĜv_j over the d − K + 1 remaining directions. Standard errors come from the spread over
-    the batches. Columns: ``kind`` (outlier / bulk), ``index``, ``formula`` (App. B's
-    eigenvalue), ``monte_carlo``, ``std_error``, ``z`` = (monte_carlo − formula)/std_error.
-    Returns ``(table, G)`` with G the Monte-Carlo matrix averaged over all batches.
+    ``num_batches`` independent batches) is read in the eigenspaces of the exact E_e G: for each
+    distinct eigenvalue λ with eigenspace V (multiplicity m: the bulk, or equal outliers such as
+    those of the uniform p) the unbiased, basis-free estimate Tr(VᵀĜV)/m. Standard errors come
+    from the spread over the batches. Columns: ``kind`` (outlier / bulk), ``multiplicity``,
+    ``formula`` (App. B's eigenvalue), ``monte_carlo``, ``std_error``, ``z`` = (monte_carlo −
+    formula)/std_error. Returns ``(table, G)`` with G the Monte-Carlo matrix averaged over all
+    batches.
     """
     p = torch.as_tensor(p, dtype=torch.float64)
     k = p.shape[-1]
     b = _check_int("num_batches", num_batches, 2)
     per = _check_int("num_draws", num_draws, b) // b
     c = orthogonal_class_means(k, d, sigma_c2, generator=generator)
-    exact = expected_g_term_from_means(p, c, sigma_e2)
-    _, vec = torch.linalg.eigh(exact)
-    vec = vec.flip(-1)  # descending
-    formula = expected_g_eigenvalues(p, sigma_c2, sigma_e2, d)
+    _, vec = torch.linalg.eigh(expected_g_term_from_means(p, c, sigma_e2))
+    vec = vec.flip(-1)  # descending, as App. B's eigenvalues
+    spectrum = expected_g_eigenvalues(p, sigma_c2, sigma_e2, d)
+    full = spectrum.full().reshape(-1)
+    # group equal eigenvalues (to rounding): their eigenvectors are defined only up to a rotation
+    groups, start = [], 0
+    for i in range(1, d + 1):
+        if i == d or abs(float(full[i] - full[start])) > 1e-9 * float(full.abs().max()):
+            groups.append((start, i))
+            start = i
     values, total = [], torch.zeros(d, d, dtype=torch.float64)
     for _ in range(b):
         g = monte_carlo_expected_g(p, sigma_c2, sigma_e2, d, per, generator=generator, class_means=c)
         total += g / b
         quad = torch.einsum("di,de,ei->i", vec, g, vec)
-        values.append(torch.cat([quad[:k - 1], quad[k - 1:].mean()[None]]))
-    values = torch.stack(values)  # (B, K)
+        values.append(torch.stack([quad[i:j].mean() for i, j in groups]))
+    values = torch.stack(values)  # (B, groups)
     mean, se = values.mean(0), values.std(0, unbiased=True) / math.sqrt(b)
-    target = torch.cat([torch.as_tensor(formula.outliers, dtype=torch.float64).reshape(-1),
-                        torch.as_tensor(formula.bulk, dtype=torch.float64).reshape(1)])
-    table = pd.DataFrame({"kind": ["outlier"] * (k - 1) + ["bulk"], "index": list(range(1, k + 1)),
-                          "formula": target.numpy(), "monte_carlo": mean.numpy(), "std_error": se.numpy(),
+    target = torch.stack([full[i:j].mean() for i, j in groups])
+    table = pd.DataFrame({"kind": ["outlier" if i < k - 1 else "bulk" for i, _ in groups],
+                          "multiplicity": [j - i for i, j in groups], "formula": target.numpy(),
+                          "monte_carlo": mean.numpy(), "std_error": se.numpy(),
                           "z": ((mean - target) / se).numpy()})
     return table, total
 
