@@ -202,7 +202,7 @@ def eigenvector_row(images, alphas, sample, *, cosines=None, sample_title: str =
 
 __all__ += [
     "eq8_vs_alpha", "curvature_vs_dimension", "gamma_vs_entropy", "gradient_cosines",
-    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "gamma_limits",
+    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "gamma_limits", "gamma_plateau",
 ]
 
 _MODEL_COLORS = {"eq8": "#264653", "eq8_P": "#9c6644", "pink": "#f4a6c8", "red": "#c1121f"}
@@ -221,6 +221,8 @@ def eq8_vs_alpha(curves, *, grouping: str = "label", axes=None):
     series = [("pc_g_term", "true G-term", COLORS["g_term"], "-"),
               (f"eq8_{grouping}", "Eq. 8, d = subspace dim.", _MODEL_COLORS["eq8"], "--"),
               (f"eq8_{grouping}_P", "Eq. 8, d = P", _MODEL_COLORS["eq8_P"], ":")]
+    if "eq7_means" in curves:
+        series.append(("eq7_means", "Eq. 7, measured $c_k$", _MODEL_COLORS["red"], "-."))
     for ax, name in zip(axes, names):
         sub = curves[curves["name"] == name]
         stats = sub.groupby("alpha")
@@ -251,7 +253,10 @@ def curvature_vs_dimension(df, *, ax=None):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(d, [f"{int(x)}" for x in d])
-    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    # a log axis spanning less than a decade has one labelled decade tick at most: label 1-2-5
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.LogLocator(base=10, subs=tuple(range(1, 10))))
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("subspace dimension $d$")
     ax.set_ylabel("positive curvature of the G-term")
@@ -315,12 +320,16 @@ def gradient_vs_prior(df, summary, *, grouping: str = "all", ax=None):
         _, ax = plt.subplots(figsize=(4.8, 3.6))
     x, y = df["delta_norm"].to_numpy(), df["grad_norm"].to_numpy()
     ax.scatter(x, y, s=9, color=COLORS["hessian"], alpha=0.6, label="subsets with random priors")
+    if "label_norm" in df:
+        ax.scatter(x, df["label_norm"], s=6, marker="x", color=_MODEL_COLORS["red"], alpha=0.6,
+                   label=r"$\Vert\sum_k \hat Q_k c_k^{all} - Q_k c_k^{label}\Vert$")
     grid = np.linspace(0, x.max() * 1.05, 50)
-    ax.plot(grid, summary["slope"] * grid + summary["intercept"], color=COLORS["h_term"],
-            label=f"least squares, slope {summary['slope']:.1f}")
+    ax.plot(grid, summary["slope_origin"] * grid, color=COLORS["h_term"],
+            label=f"least squares through 0, slope {summary['slope_origin']:.3g}")
     exact, printed = summary[f"exact_{grouping}"], summary[f"printed_{grouping}"]
-    ax.plot(grid, exact * grid, "--", color=COLORS["g_term"], label=rf"$\sqrt{{P}}\,\sigma_c$ = {exact:.1f}")
-    ax.plot(grid, printed * grid, ":", color=_MODEL_COLORS["eq8_P"], label=rf"$P\sigma_c^2$ = {printed:.0f} (as printed)")
+    ax.plot(grid, exact * grid, "--", color=COLORS["g_term"], label=rf"$\sqrt{{P}}\,\sigma_c$ = {exact:.3g}")
+    ax.plot(grid, printed * grid, ":", color=_MODEL_COLORS["eq8_P"],
+            label=rf"$P\sigma_c^2$ = {printed:.3g} (as printed)")
     ax.set_ylim(0, y.max() * 1.15)
     ax.set_xlim(0, grid[-1])
     ax.set_xlabel(r"$\Vert \hat Q - Q \Vert_2$")
@@ -418,6 +427,29 @@ def gamma_limits(table, *, ax=None):
     ax.set_ylabel(r"$\Gamma_{p(S,\varepsilon)}^2$")
     ax.legend(fontsize=7, ncol=2)
     return ax.figure
+
+def gamma_plateau(logits, *, alphas=None, levels=(3, 2), ax=None):
+    """App. C: Γ_p⁻² of p = σ(αz) for one logit vector ``z`` against α, with the p(S, ε) values
+    (S + 2)/(4(S − 1)) of ``levels`` (dashed). ``alphas`` defaults to 10^(−1 … 2.6), beyond which
+    a generic p is one-hot in float64."""
+    import torch
+
+    from .random_logit import gamma_p, gamma_p_limit
+
+    z = torch.as_tensor(logits, dtype=torch.float64)
+    a = torch.logspace(-1, 2.6, 145, dtype=torch.float64) if alphas is None else torch.as_tensor(
+        alphas, dtype=torch.float64)
+    inv2 = gamma_p(torch.softmax(a[:, None] * z, -1), average=False) ** -2
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 3.2))
+    ax.plot(a.numpy(), inv2.numpy(), color=COLORS["g_term"])
+    for s in levels:
+        ax.axhline(1 / gamma_p_limit(s), ls="--", lw=0.8, color=COLORS["reference"])
+        ax.text(float(a[0]), 1 / gamma_p_limit(s) + 0.015, f"S = {s}", fontsize=9)
+    log_alpha_axis(ax, r"scale $\alpha$ of the logits")
+    ax.set_ylabel(r"$\Gamma_p^{-2}$")
+    return ax.figure
+
 
 # --- Chapters 1 and 3: the zone along α and T, and its Gauss–Newton anatomy (Fig. 1, Fig. 2) ---
 # (data from goldilocks_core.experiments.zone)

@@ -34,6 +34,11 @@ def test_tables_round_trip_through_a_notebook(tmp_path):
     table = claims.ClaimsTable(rows, "1 The zone")
     bundle = table._repr_mimebundle_()
     assert "verdict-differs" in bundle["text/html"] and "[reproduces] a" in bundle["text/plain"]
+    # nbval compares outputs as text: the scorecard payload is a JSON string
+    assert isinstance(bundle[claims.MIME], str)
+    long = claims.ClaimsTable([claims.check("x" * 150, source="s", paper="p", here="h", holds=True,
+                                            criterion="c")], "ch")
+    assert max(len(line) for line in repr(long).splitlines()) <= 100
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
         "display_data", data=bundle, metadata={"scrapbook": {"name": "claims-zone"}})])]

@@ -102,7 +102,7 @@ def test_eq8_matches_the_true_curvature_when_the_random_model_holds():
     pl = random_model_logits()
     df = F.curvature_vs_alpha(pl, [0.01, 0.5, 1.0, 2.0])
     assert list(df.columns) == ["name", "seed", "alpha", "beta", "mean_entropy", "gamma_p", "pc_g_term",
-                                "eq8_label", "eq8_label_P", "eq8_all", "eq8_all_P"]
+                                "eq8_label", "eq8_label_P", "eq8_all", "eq8_all_P", "eq7_means"]
     np.testing.assert_allclose(df["eq8_all"], df["pc_g_term"], rtol=0.05)
     # with d = P (10,000 ≫ 40) Eq. 8 is far off
     assert (df["eq8_all_P"] > 1.3 * df["pc_g_term"]).all()
@@ -110,6 +110,28 @@ def test_eq8_matches_the_true_curvature_when_the_random_model_holds():
     assert df["gamma_p"].iloc[0] == pytest.approx(3.0, rel=1e-3)
     assert df["mean_entropy"].iloc[0] == pytest.approx(math.log(10), rel=1e-3)
     assert (np.diff(df["mean_entropy"]) < 0).all()
+
+
+def test_eq7_with_measured_means_explains_a_gap_from_unequal_correlated_means():
+    """Class means neither orthogonal nor of equal length, isotropic residuals: Eq. 8 misses the
+    true curvature, Eq. 7 with the measured means recovers it (the decomposition of Fig. 3's gap)."""
+    n, k, d, se2 = 600, 10, 40, 0.03
+    g = gen(5)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=DT))
+    c = q[:, :k].T * torch.linspace(0.5, 1.5, k, dtype=DT)[:, None]  # unequal lengths
+    c = c + 0.6 * c[0]  # correlated with the first mean
+    jac = c[None] + math.sqrt(se2) * torch.randn(n, k, d, generator=g, dtype=DT)
+    logits = 0.5 * torch.randn(n, k, generator=g, dtype=DT)
+    pl = F.ProjectedLogits("skewed means", 0, jac, logits, torch.arange(n) % k, 1, 10_000)
+    df = F.curvature_vs_alpha(pl, [0.01, 1.0])
+    gap8 = ((df["eq8_label"] - df["pc_g_term"]) / df["pc_g_term"]).abs()
+    gap7 = ((df["eq7_means"] - df["pc_g_term"]) / df["pc_g_term"]).abs()
+    assert (gap8 > 0.05).all() and (gap7 < 0.2 * gap8).all()
+    summary = F._seed_summary(pl)
+    assert summary["max_abs_cos_means"] > 0.3 and summary["norm_ratio_means"] > 1.5
+    # with the random model's own means the two agree
+    df = F.curvature_vs_alpha(random_model_logits(), [0.01, 1.0])
+    np.testing.assert_allclose(df["eq7_means"], df["eq8_label"], rtol=0.03)
 
 
 def test_eq8_columns_are_nan_where_every_softmax_is_one_hot(tiny_pl):
@@ -204,6 +226,14 @@ def test_prior_sweep_on_a_tiny_network():
     assert df["eq9_norm"].iloc[4] == pytest.approx((delta @ c).norm().item(), rel=1e-9)
     assert df["grad_norm"].iloc[4] == pytest.approx(g.norm().item(), rel=1e-12)
     assert df["delta_norm"].iloc[4] == pytest.approx(delta.norm().item(), rel=1e-12)
+    # label_norm: ‖Σ_k Q̂_k c_k^all − Q_k c_k^label‖, by hand
+    q = torch.bincount(sub.targets, minlength=10).to(DT) / 50
+    c_label = F.class_mean_gradients(setting.model, setting.inputs, setting.targets, 10, grouping="label")
+    assert df["label_norm"].iloc[4] == pytest.approx((q_hat @ c - q @ c_label).norm().item(), rel=1e-9)
+    freq = torch.bincount(setting.targets, minlength=10).to(DT) / len(setting.targets)
+    assert summary["label_norm_at_zero"] == pytest.approx((freq @ (c - c_label)).norm().item(), rel=1e-9)
+    assert summary["median_grad_over_label"] == pytest.approx(
+        float(np.median(df["grad_norm"] / df["label_norm"])))
 
 
 def test_gradient_cosines_of_identical_and_different_sets():

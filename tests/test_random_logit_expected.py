@@ -20,7 +20,7 @@ from goldilocks_core.random_logit import (
     priors,
     softmax_hessian_factor,
 )
-from goldilocks_core.random_logit._checks import positive_curvature_of
+from goldilocks_core.random_logit import positive_curvature_of
 
 DT = torch.float64
 
@@ -227,3 +227,18 @@ def test_bad_input_raises():
         estimate_sigmas(torch.randn(5, 3, 4, dtype=DT), grouping="class")
     with pytest.raises(ValueError):
         logit_gradient_clustering(torch.randn(5, 3, 4, dtype=DT), torch.tensor([0, 1, 2, 3, 0]))  # label ≥ K
+
+
+def test_mean_geometry_of_orthogonal_equal_and_skewed_means():
+    from goldilocks_core.random_logit import mean_geometry
+
+    eye = torch.eye(4, 6, dtype=torch.float64)
+    assert mean_geometry(3 * eye) == {"max_abs_cos": 0.0, "norm_ratio": 1.0}
+    skew = eye.clone()
+    skew[1] = torch.tensor([1.0, 1.0, 0, 0, 0, 0], dtype=torch.float64)  # cos 1/√2 with row 0, length √2
+    out = mean_geometry(skew)
+    assert out["max_abs_cos"] == pytest.approx(2 ** -0.5) and out["norm_ratio"] == pytest.approx(2 ** 0.5)
+    with pytest.raises(ValueError, match="K × d"):
+        mean_geometry(torch.ones(5))
+    with pytest.raises(ValueError, match="non-zero"):
+        mean_geometry(torch.zeros(3, 4))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from goldilocks_core.random_logit import FORT_GANGULI_SETTING, RandomLogitModel, growing_sigma_c
-from goldilocks_core.random_logit._checks import positive_curvature_of
+from goldilocks_core.random_logit import positive_curvature_of
 
 DT = torch.float64
 

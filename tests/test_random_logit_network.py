@@ -20,7 +20,7 @@ from goldilocks_core.random_logit import (
     expected_g_curvature,
     softmax_hessian_factor,
 )
-from goldilocks_core.random_logit._checks import positive_curvature_of
+from goldilocks_core.random_logit import positive_curvature_of
 
 DT = torch.float64
 L = 3

@@ -43,9 +43,13 @@ from ..random_logit import (
     RandomLogitModel,
     estimate_sigmas,
     expected_g_curvature,
+    expected_g_eigenvalues,
+    expected_g_term_from_means,
     gamma_p,
     growing_sigma_c,
     logit_gradient_clustering,
+    mean_geometry,
+    positive_curvature_of,
     softmax_hessian_factor,
 )
 from ..subspace import random_basis
@@ -72,6 +76,9 @@ __all__ = [
     "fort_ganguli_properties",
     "fort_ganguli_power",
     "monte_carlo_expected_g",
+    "orthogonal_class_means",
+    "monte_carlo_spectrum",
+    "appendix_b",
     "gamma_limit_table",
     "fig3",
     "fig4_left",
@@ -221,8 +228,11 @@ def curvature_vs_alpha(pl: ProjectedLogits, alphas: Sequence[float]) -> pd.DataF
     σ_c², σ_e² are estimated once from the unscaled JR (Eq. 8 is invariant to scaling both by
     α^{2(L−1)}), grouped by label (Fort & Ganguli's Eq. 15) and over all samples; p is the
     network's softmax at each α. Eq. 8 is evaluated with d = the subspace dimension and with
-    d = P (the authors' notebook). Columns: ``name, seed, alpha, beta, mean_entropy,
-    gamma_p, pc_g_term, eq8_label, eq8_all, eq8_label_P, eq8_all_P``.
+    d = P (the authors' notebook). ``eq7_means`` is the curvature of Eq. 7's first line with the
+    *measured* class means c_k (by label; neither orthogonal nor of equal length) and isotropic
+    residuals σ_e²: the part of the gap between Eq. 8 and the truth that the class means explain.
+    Columns: ``name, seed, alpha, beta, mean_entropy, gamma_p, pc_g_term, eq8_label, eq8_all,
+    eq8_label_P, eq8_all_P, eq7_means``.
     """
     alphas = [float(a) for a in alphas]
     if not alphas or any(not (a > 0 and math.isfinite(a)) for a in alphas):
@@ -242,6 +252,9 @@ def curvature_vs_alpha(pl: ProjectedLogits, alphas: Sequence[float]) -> pd.DataF
                 value = float(expected_g_curvature(p, e.sigma_c2, e.sigma_e2, dim))
                 # Every p one-hot in float64: Γ_p is 0/0 and Eq. 8 undefined (NaN, not plotted).
                 row[f"eq8_{g}{suffix}"] = value if gamma > 0 else math.nan
+        lab = est["label"]
+        means = float(positive_curvature_of(expected_g_term_from_means(p, lab.class_means, lab.sigma_e2)))
+        row["eq7_means"] = means if gamma > 0 else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -251,7 +264,9 @@ def _seed_summary(pl: ProjectedLogits) -> dict[str, Any]:
     lab = estimate_sigmas(pl.jacobian, pl.targets, grouping="label")
     al = estimate_sigmas(pl.jacobian, pl.targets, grouping="all")
     q = logit_gradient_clustering(pl.jacobian, pl.targets)
-    return {"name": pl.name, "seed": pl.seed, "num_samples": int(pl.jacobian.shape[0]), "d": pl.dim,
+    geometry = mean_geometry(lab.class_means)
+    return {"max_abs_cos_means": geometry["max_abs_cos"], "norm_ratio_means": geometry["norm_ratio"],
+            "name": pl.name, "seed": pl.seed, "num_samples": int(pl.jacobian.shape[0]), "d": pl.dim,
             "num_params": pl.num_params, "sigma_c2_label": lab.sigma_c2, "sigma_e2_label": lab.sigma_e2,
             "sigma_c2_all": al.sigma_c2, "sigma_e2_all": al.sigma_e2, "snr_all": al.snr,
             "q_slsc": q.q_slsc, "q_sl": q.q_sl, "q_dl": q.q_dl}
@@ -350,8 +365,8 @@ def class_mean_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.
     """The mean logit gradients c_k (K × P, float64 CPU) in the full parameter space.
 
     ``grouping="all"``: c_k = (1/N) Σ_μ ∇_θ z_k^μ (the random model of §4 read literally);
-    ``"label"``: c_k = (1/N_k) Σ_{μ: y^μ = k} ∇_θ z_k^μ (Fort & Ganguli's Eq. 15). One batched
-    backward pass per chunk (``is_grads_batched`` over the K cotangents).
+    ``"label"``: c_k = (1/N_k) Σ_{μ: y^μ = k} ∇_θ z_k^μ (Fort & Ganguli's Eq. 15). K backward
+    passes per chunk, one per class.
     """
     if grouping not in ("all", "label"):
         raise ValueError(f"grouping must be 'all' or 'label', got {grouping!r}")
@@ -369,9 +384,11 @@ def class_mean_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.
             weights = torch.ones(x.shape[0], num_classes, device=x.device) / n
         else:
             weights = nn.functional.one_hot(y, num_classes).to(x.device) / counts.to(x.device)
-        cot = (eye[:, None, :] * weights.T[:, :, None]).to(z.dtype)  # (K, n, K): [k, μ, k] = weight
-        grads = torch.autograd.grad(z, params, grad_outputs=cot, is_grads_batched=True)
-        acc += torch.cat([g.reshape(num_classes, -1) for g in grads], 1).to(torch.float64).cpu()
+        # one backward pass per class (a batched vmap backward is many times slower for convolutions)
+        for k in range(num_classes):
+            cot = (eye[k][None, :] * weights[:, k:k + 1]).to(z.dtype)  # (n, K): column k = weight
+            grads = torch.autograd.grad(z, params, grad_outputs=cot, retain_graph=k < num_classes - 1)
+            acc[k] += torch.cat([g.reshape(-1) for g in grads]).to(torch.float64).cpu()
     return acc
 
 
@@ -504,9 +521,13 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
     means c_k (:func:`class_mean_gradients`, both groupings). Every prior gives a subset of
     ``subset_size`` samples (:func:`goldilocks_core.data.subset_with_prior`); per subset the
     columns are ``delta_norm`` (‖Q̂ − Q‖), ``grad_norm`` (‖∇_θℓ‖) and ``eq9_norm``
-    (‖Σ_k c_k Δ_k‖ with the measured c_k, "all"). The summary holds σ_c² (per coordinate),
+    (‖Σ_k c_k Δ_k‖ with the measured c_k, "all") and ``label_norm`` (‖Σ_k Q̂_k c_k^all − Q_k c_k^label‖:
+    the loss gradient when p is independent of the logit gradients but the class means depend on the
+    label). The summary holds σ_c² (per coordinate),
     P, the predicted slopes ``printed`` = Pσ_c² (Eq. 9 as printed) and ``exact`` = √P σ_c
-    (orthogonal c_k, ‖c_k‖² = Pσ_c²), the fitted slopes and the largest |cos(c_k, c_l)|. With
+    (orthogonal c_k, ‖c_k‖² = Pσ_c²), the fitted slopes and the largest |cos(c_k, c_l)|, the
+    median ratios of ‖∇ℓ‖ to ``eq9_norm`` and to ``label_norm``, and ``label_norm_at_zero``, the
+    predicted ‖∇ℓ‖ at Q̂ = Q (the class frequencies of the whole set). With
     ``cache`` the chunks are keyed by every argument, ``setting``'s network and data by content;
     ``cache_key`` may add settings of the caller's.
     """
@@ -518,6 +539,10 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
     priors, redraws = draw_priors(num_priors, k, seed=seed, counts=counts, subset_size=subset_size)
     dataset = _data.Dataset(x, y, k, setting.name, "train")
     gram = means["all"] @ means["all"].T  # ‖Σ c_k Δ_k‖² = Δᵀ(CCᵀ)Δ
+    # label-dependent means: ∇ℓ ≈ Σ_k Q̂_k c_k^all − Q_k c_k^label; with M = [C_all; C_label] and
+    # w = [Q̂; −Q], the norm is √(wᵀ(MMᵀ)w)
+    stacked = torch.cat([means["all"], means["label"]])
+    gram_label = stacked @ stacked.T
 
     def one(item):
         start = int(item)
@@ -528,8 +553,10 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
             g, q_hat = flat_gradient(model, sub.inputs, sub.targets)
             q = torch.bincount(sub.targets.cpu(), minlength=k).to(torch.float64) / subset_size
             delta = q_hat - q
+            w = torch.cat([q_hat, -q])
             rows.append({"prior": j, "delta_norm": float(delta.norm()), "grad_norm": float(g.norm()),
-                         "eq9_norm": float(torch.sqrt(torch.clamp(delta @ gram @ delta, min=0)))})
+                         "eq9_norm": float(torch.sqrt(torch.clamp(delta @ gram @ delta, min=0))),
+                         "label_norm": float(torch.sqrt(torch.clamp(w @ gram_label @ w, min=0)))})
         return rows
 
     key = {**arguments, "device": str(x.device)}
@@ -546,6 +573,9 @@ def prior_sweep(setting: Setting, num_priors: int, subset_size: int, *, seed: in
         summary[f"max_cos_{g}"] = float((unit @ unit.T - torch.eye(k, dtype=unit.dtype)).abs().max())
     summary.update(fit_slope(df["delta_norm"], df["grad_norm"]))
     summary["median_grad_over_eq9"] = float(np.median(df["grad_norm"] / df["eq9_norm"]))
+    summary["median_grad_over_label"] = float(np.median(df["grad_norm"] / df["label_norm"]))
+    freq = torch.as_tensor(counts, dtype=torch.float64) / sum(counts)
+    summary["label_norm_at_zero"] = float((freq @ (means["all"] - means["label"])).norm())
     return df, summary
 
 
@@ -656,22 +686,24 @@ def fort_ganguli_power(seeds: Sequence[int], *, n_samples: int = 300, n_classes:
 # --------------------------------------------------------------------------- App. B, C
 def monte_carlo_expected_g(p, sigma_c2: float, sigma_e2: float, d: int, num_draws: int, *,
                            generator: torch.Generator | None = None, rotate: bool = True,
-                           chunk: int = 2048) -> torch.Tensor:
+                           chunk: int = 2048, class_means: torch.Tensor | None = None) -> torch.Tensor:
     """A Monte-Carlo estimate of E_e G (Eq. 7): the mean over draws of (1/N) Σ_μ (C + E^μ)ᵀA(p^μ)(C + E^μ).
 
     ``p``: ``(K,)`` or ``(N, K)``; C has K pairwise-orthogonal rows of squared length dσ_c²
     (a random rotation of √(dσ_c²)·[I_K 0] with ``rotate``), E^μ i.i.d. N(0, σ_e²) entries,
-    drawn afresh for every sample and draw. Returns the d × d average (float64, PSD).
+    drawn afresh for every sample and draw. ``class_means`` (K × d) replaces that C. Returns the
+    d × d average (float64, PSD).
     """
     p = torch.as_tensor(p, dtype=torch.float64)
     p = p[None] if p.ndim == 1 else p
     n, k = p.shape
     d, num_draws = _check_int("d", d, k), _check_int("num_draws", num_draws)
-    c = torch.zeros(k, d, dtype=torch.float64)
-    c[:, :k] = math.sqrt(d * sigma_c2) * torch.eye(k, dtype=torch.float64)
-    if rotate:
-        q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
-        c = c @ (q * torch.sign(torch.diagonal(r))).T
+    if class_means is not None:
+        c = torch.as_tensor(class_means, dtype=torch.float64)
+        if c.shape != (k, d):
+            raise ValueError(f"class_means must be K × d = {k} × {d}, got {tuple(c.shape)}")
+    else:
+        c = orthogonal_class_means(k, d, sigma_c2, generator=generator if rotate else None)
     factor = softmax_hessian_factor(p)  # (N, K, K), BᵀB = diag p − ppᵀ
     g = torch.zeros(d, d, dtype=torch.float64)
     done = 0
@@ -683,6 +715,85 @@ def monte_carlo_expected_g(p, sigma_c2: float, sigma_e2: float, d: int, num_draw
         done += m
     g = g / (num_draws * n)
     return 0.5 * (g + g.T)
+
+
+def orthogonal_class_means(k: int, d: int, sigma_c2: float, *, generator: torch.Generator | None = None
+                           ) -> torch.Tensor:
+    """K pairwise-orthogonal rows of squared length dσ_c² in R^d (Eq. 7's C): √(dσ_c²)·[I_K 0],
+    randomly rotated when a ``generator`` is given."""
+    k, d = _check_int("k", k, 2), _check_int("d", d, k)
+    c = torch.zeros(k, d, dtype=torch.float64)
+    c[:, :k] = math.sqrt(d * sigma_c2) * torch.eye(k, dtype=torch.float64)
+    if generator is not None:
+        q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+        c = c @ (q * torch.sign(torch.diagonal(r))).T
+    return c
+
+
+def monte_carlo_spectrum(p, sigma_c2: float, sigma_e2: float, d: int, num_draws: int, *,
+                         num_batches: int = 10, generator: torch.Generator | None = None
+                         ) -> tuple[pd.DataFrame, torch.Tensor]:
+    """App. B's spectrum of E_e G (Eq. 7) against a Monte-Carlo average, with standard errors.
+
+    The Monte-Carlo matrix Ĝ (:func:`monte_carlo_expected_g`, ``num_draws`` split into
+    ``num_batches`` independent batches) is read in the eigenspaces of the exact E_e G: for each
+    distinct eigenvalue λ with eigenspace V (multiplicity m: the bulk, or equal outliers such as
+    those of the uniform p) the unbiased, basis-free estimate Tr(VᵀĜV)/m. Standard errors come
+    from the spread over the batches. Columns: ``kind`` (outlier / bulk), ``multiplicity``,
+    ``formula`` (App. B's eigenvalue), ``monte_carlo``, ``std_error``, ``z`` = (monte_carlo −
+    formula)/std_error. Returns ``(table, G)`` with G the Monte-Carlo matrix averaged over all
+    batches.
+    """
+    p = torch.as_tensor(p, dtype=torch.float64)
+    k = p.shape[-1]
+    b = _check_int("num_batches", num_batches, 2)
+    per = _check_int("num_draws", num_draws, b) // b
+    c = orthogonal_class_means(k, d, sigma_c2, generator=generator)
+    _, vec = torch.linalg.eigh(expected_g_term_from_means(p, c, sigma_e2))
+    vec = vec.flip(-1)  # descending, as App. B's eigenvalues
+    spectrum = expected_g_eigenvalues(p, sigma_c2, sigma_e2, d)
+    full = spectrum.full().reshape(-1)
+    # group equal eigenvalues (to rounding): their eigenvectors are defined only up to a rotation
+    groups, start = [], 0
+    for i in range(1, d + 1):
+        if i == d or abs(float(full[i] - full[start])) > 1e-9 * float(full.abs().max()):
+            groups.append((start, i))
+            start = i
+    values, total = [], torch.zeros(d, d, dtype=torch.float64)
+    for _ in range(b):
+        g = monte_carlo_expected_g(p, sigma_c2, sigma_e2, d, per, generator=generator, class_means=c)
+        total += g / b
+        quad = torch.einsum("di,de,ei->i", vec, g, vec)
+        values.append(torch.stack([quad[i:j].mean() for i, j in groups]))
+    values = torch.stack(values)  # (B, groups)
+    mean, se = values.mean(0), values.std(0, unbiased=True) / math.sqrt(b)
+    target = torch.stack([full[i:j].mean() for i, j in groups])
+    table = pd.DataFrame({"kind": ["outlier" if i < k - 1 else "bulk" for i, _ in groups],
+                          "multiplicity": [j - i for i, j in groups], "formula": target.numpy(),
+                          "monte_carlo": mean.numpy(), "std_error": se.numpy(),
+                          "z": ((mean - target) / se).numpy()})
+    return table, total
+
+
+def appendix_b(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """App. B's three cases (a random p, the uniform p, a batch of ``batch_size`` softmax outputs):
+    per case ``table`` (:func:`monte_carlo_spectrum`), ``monte_carlo`` (sorted eigenvalues of the
+    Monte-Carlo matrix) and ``formula`` (App. B's d eigenvalues), all from seed ``cfg.seed``."""
+    k, d = _cfg(cfg, "num_classes"), _cfg(cfg, "subspace_dim")
+    sc2, se2, draws = _cfg(cfg, "sigma_c2"), _cfg(cfg, "sigma_e2"), _cfg(cfg, "num_draws")
+    g = torch.Generator().manual_seed(int(cfg.get("seed", 0)))
+
+    def softmax(*shape):
+        return torch.softmax(1.5 * torch.randn(*shape, generator=g, dtype=torch.float64), -1)
+
+    cases = {"random p": softmax(k), "uniform p": torch.full((k,), 1.0 / k, dtype=torch.float64),
+             f"batch of {cfg['batch_size']}": softmax(cfg["batch_size"], k)}
+    out = {}
+    for name, p in cases.items():
+        table, mc = monte_carlo_spectrum(p, sc2, se2, d, draws, generator=g)
+        out[name] = {"table": table, "monte_carlo": torch.linalg.eigvalsh(mc).flip(0).numpy(),
+                     "formula": expected_g_eigenvalues(p, sc2, se2, d).full().numpy()}
+    return out
 
 
 def gamma_limit_table(S_values: Sequence[int], eps_values: Sequence[float], K: int) -> pd.DataFrame:

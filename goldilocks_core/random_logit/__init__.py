@@ -18,7 +18,8 @@ from .expected_g_term import (
 )
 from .expected_gradient import expected_gradient, expected_gradient_norm, expected_gradient_norm_exact, priors
 from .fort_ganguli_2019 import FORT_GANGULI_SETTING, RandomLogitModel, growing_sigma_c
-from .sigmas import SigmaEstimate, estimate_sigmas
+from ._checks import positive_curvature_of
+from .sigmas import SigmaEstimate, estimate_sigmas, mean_geometry
 from .softmax_hessian import (
     complement_probabilities,
     gamma_p,
@@ -50,6 +51,8 @@ __all__ = [
     "expected_gradient_norm_exact",
     "estimate_sigmas",
     "SigmaEstimate",
+    "mean_geometry",
+    "positive_curvature_of",
     "logit_gradient_clustering",
     "LogitGradientClustering",
     "RandomLogitModel",

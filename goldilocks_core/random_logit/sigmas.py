@@ -39,7 +39,7 @@ import torch
 
 from ._checks import as_float_tensor
 
-__all__ = ["SigmaEstimate", "estimate_sigmas", "check_jacobian", "check_labels"]
+__all__ = ["SigmaEstimate", "estimate_sigmas", "check_jacobian", "check_labels", "mean_geometry"]
 
 
 class SigmaEstimate(NamedTuple):
@@ -104,3 +104,28 @@ def estimate_sigmas(projected_jacobian, labels=None, *, grouping: str | None = N
     sigma_c2 = (means**2).sum(-1).mean() / d
     sigma_e2 = ((j - means) ** 2).mean()
     return SigmaEstimate(float(sigma_c2), float(sigma_e2), means, d)
+
+
+def mean_geometry(class_means) -> dict[str, float]:
+    """How far the class means c_k (K × d) are from the random model's (Eq. 7): orthogonal, equal length.
+
+    Parameters
+    ----------
+    class_means : array-like, K × d
+        The rows c_k, e.g. :attr:`SigmaEstimate.class_means`.
+
+    Returns
+    -------
+    dict
+        ``max_abs_cos``: the largest |cos(c_k, c_l)|, k ≠ l (0 for orthogonal means);
+        ``norm_ratio``: max_k ‖c_k‖ / min_k ‖c_k‖ (1 for equal lengths).
+    """
+    c = as_float_tensor(class_means, "class_means")
+    if c.ndim != 2 or c.shape[0] < 2:
+        raise ValueError(f"class_means must be K × d with K ≥ 2, got shape {tuple(c.shape)}")
+    norms = c.norm(dim=1)
+    if not torch.isfinite(c).all() or (norms == 0).any():
+        raise ValueError("class_means must be finite and non-zero")
+    unit = c / norms[:, None]
+    cos = unit @ unit.T - torch.eye(c.shape[0], dtype=c.dtype)
+    return {"max_abs_cos": float(cos.abs().max()), "norm_ratio": float(norms.max() / norms.min())}
