@@ -55,3 +55,11 @@ def test_tables_and_claims(tiny):
     assert by["then G-term curvature drops to 0 (log-space engine)"].verdict == "differs"
     assert by["then G-term curvature drops to 0 (authors' formula, float64)"].verdict == "reproduces"
     assert "exactly 0 from α" in by["then G-term curvature drops to 0 (authors' formula, float64)"].here
+
+
+def test_sample_label_names_fashion_mnist_classes():
+    class S:
+        name, targets = "LeNet-300-100, Fashion-MNIST", [8, 3]
+    assert R.sample_label(S, 0) == "#0 (bag)"
+    S.name = "MLP, digits"
+    assert R.sample_label(S, 1) == "#1 (3)"

@@ -93,12 +93,12 @@ def test_claims_rows_on_a_tiny_run_and_a_row_that_differs(tiny_runs, tiny_cfg):
     by = {r.claim: r for r in rows}
     assert by["∇θ'ℓ = α⁻¹∇θℓ at T = α^L, explicit scaling vs Eq. 3"].verdict == "reproduces"
     assert by["Eq. 5: Hessian, H-term and gradient of explicitly scaled weights"].verdict == "reproduces"
-    assert by["tiny MLP: G-term plummets at large α"].verdict == "reproduces"
+    assert by["tiny MLP, digits: G-term plummets at large α"].verdict == "reproduces"
     # a G-term that does not collapse at large α: the claim differs
     flat = df.assign(log10_norm_g_term=df["log10_norm_h_term"] + 1.0)
     by = {r.claim: r for r in RV.claims_rows(grads, hess, flat, tiny_cfg)}
-    assert by["tiny MLP: G-term plummets at large α"].verdict == "differs"
-    assert by["tiny MLP: H-term dominates at small α"].verdict == "differs"
+    assert by["tiny MLP, digits: G-term plummets at large α"].verdict == "differs"
+    assert by["tiny MLP, digits: H-term dominates at small α"].verdict == "differs"
     # a wrong Eq. 3 error differs; a model marked not comparable
     worse = grads.assign(rel_error=1e-3)
     rows = RV.claims_rows(worse, hess, df, tiny_cfg, comparable={"tiny MLP, digits": False})
@@ -117,3 +117,16 @@ def test_fig2_summary_and_zone_locations(tiny_runs):
     assert 0 <= loc.overlap <= 1 and loc.zone[0] < loc.peak_alpha < loc.zone[1]
     with pytest.raises(ValueError, match="no column"):
         RV.fig2_summary(df.drop(columns="pc_g_term"))
+
+
+def test_tables_for_the_page(tiny_runs):
+    df, grads, hess = tiny_runs
+    g = RV.gradient_table(grads)
+    assert list(g.columns) == ["model", "alpha", "temperature", "relative error"]
+    assert set(g["relative error"]) <= {"< 1e-12", "0"}
+    e = RV.eq5_table(hess)
+    assert "engine hessian" in e.index and list(e.columns) == ["tiny MLP, digits"]
+    z = RV.zone_table(RV.zone_locations(df))
+    assert list(z["model"]) == ["tiny MLP, digits"] and 0 <= z["Jaccard"].iloc[0] <= 1
+    with pytest.raises(ValueError, match="identity_checks"):
+        RV.eq5_table(pd.DataFrame({"x": [1]}))

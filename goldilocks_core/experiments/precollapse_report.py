@@ -19,7 +19,7 @@ from .. import claims, subspace
 from . import precollapse as pc
 from .underflow import first_exact_zero, float64_g_term_sweep
 
-__all__ = ["window_table", "eigen_table", "float64_g_term", "claims_rows", "COS_MIN", "SHARE_MIN",
+__all__ = ["sample_label", "window_table", "eigen_table", "float64_g_term", "claims_rows", "COS_MIN", "SHARE_MIN",
            "LAMBDA_RTOL", "G_PLATEAU_LEVEL_TOL"]
 
 # criteria, fixed before the quick-profile numbers were seen
@@ -27,6 +27,17 @@ COS_MIN = 0.999  # "the top eigenvector ... aligns with one particular sample"
 SHARE_MIN = 0.99  # "only one sample left ... G ≈ G^{μ0}"
 LAMBDA_RTOL = 0.01  # top eigenvalue = that sample's own G-term eigenvalue
 G_PLATEAU_LEVEL_TOL = 0.05  # "then suddenly drops to 0": |pc_G| ≤ this at the end of the grid
+
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+                         "bag", "ankle boot")
+
+
+def sample_label(setting, index: int) -> str:
+    """"#index (class)" for a training sample: the class name for Fashion-MNIST, else the label."""
+    label = int(setting.targets[index])
+    name = FASHION_MNIST_CLASSES[label] if "Fashion-MNIST" in setting.name else str(label)
+    return f"#{index} ({name})"
 
 
 def window_table(exp: pc.PrecollapseExperiment, model, inputs, *, below: float = 10.0,

@@ -24,7 +24,7 @@ import pandas as pd
 from .. import claims
 from . import zone
 
-__all__ = ["substitutions", "eq5_summary", "zone_locations", "fig2_summary", "claims_rows",
+__all__ = ["substitutions", "gradient_table", "eq5_table", "zone_table", "eq5_summary", "zone_locations", "fig2_summary", "claims_rows",
            "COLLAPSED_EXPONENT", "G_TERM_EPS_FACTOR", "JACCARD_MIN", "PEAK_ALPHA_MAX", "MONOTONE_TOL"]
 
 # a softmax counts as collapsed where β·max_n(max_k z − min_k z) > 1e3 (one-hot up to e^(−1000))
@@ -130,6 +130,38 @@ def eq5_summary(hessians: pd.DataFrame, *, rtol: float) -> dict[str, float]:
     }
 
 
+def gradient_table(grads: pd.DataFrame) -> pd.DataFrame:
+    """Eq. 3's check as a table: model, α, T = α^L and the relative error as a power-of-ten bound
+    (:func:`~goldilocks_core.experiments.zone.error_bound`, no rounding noise)."""
+    out = grads[["model", "alpha", "temperature"]].copy()
+    out["temperature"] = [f"{t:.3g}" for t in out["temperature"]]
+    out["relative error"] = grads["rel_error"].map(zone.error_bound)
+    return out.reset_index(drop=True)
+
+
+def eq5_table(hessians: pd.DataFrame) -> pd.DataFrame:
+    """Eq. 5's check as a table: the largest relative error over (α, T) of each comparison
+    (rows: engine/formula × Hessian/G-term/H-term, gradient, tied) for each model (columns),
+    as power-of-ten bounds."""
+    cols = [c for c in hessians.columns if c.startswith("err_")]
+    if not cols or "model" not in hessians.columns:
+        raise ValueError("hessians must be identity_checks rows with a model column")
+    t = hessians.groupby("model", sort=False)[cols].max().T
+    t.index = [c.removeprefix("err_").replace("_", " ") for c in cols]
+    return t.apply(lambda column: column.map(zone.error_bound))
+
+
+def zone_table(locations: Mapping[str, zone.ZoneLocation]) -> pd.DataFrame:
+    """The zone from curvature against the strip ‖G‖₂ ≥ ‖H-term‖₂, one row per model."""
+    rows = []
+    for model, loc in locations.items():
+        rows.append({"model": model, "peak pc": round(loc.peak_value, 2), "peak at α": f"{loc.peak_alpha:.3g}",
+                     "zone (α)": f"[{loc.zone[0]:.2f}, {loc.zone[1]:.2f}]",
+                     "strip (α)": ", ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in loc.strips) or "none",
+                     "Jaccard": round(loc.overlap, 2)})
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------------- Fig. 2
 def _means(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["pc_hessian", "pc_g_term", "pc_h_term", "log10_norm_hessian", "log10_norm_g_term",
@@ -188,10 +220,6 @@ def fig2_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _short(model: str) -> str:
-    return model.split(",")[0]
-
-
 def claims_rows(grads: pd.DataFrame, hessians: pd.DataFrame, df: pd.DataFrame, cfg: Mapping[str, Any],
                 *, comparable: Mapping[str, bool] | None = None) -> list[claims.Claim]:
     """The claims table of chapter 3: Eq. 3 and Eq. 5 (against explicit scaling), then Fig. 2.
@@ -237,7 +265,7 @@ def claims_rows(grads: pd.DataFrame, hessians: pd.DataFrame, df: pd.DataFrame, c
     summary = fig2_summary(df)
     for model, loc in locs.items():
         s, ok = summary.loc[model], comparable.get(model, True)
-        name = _short(model)
+        name = model
         rows += [
             claims.check(f"{name}: the zone is where ‖G‖₂ ≥ ‖H-term‖₂", source="Eq. 6, Fig. 2",
                          paper="exact correspondence", here=f"Jaccard {loc.overlap:.2f} in log α",
