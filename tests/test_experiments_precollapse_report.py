@@ -47,6 +47,8 @@ def test_tables_and_claims(tiny):
     e = R.eigen_table(exp)
     assert len(e) == 2 and "cos x_μ₀" in e.columns
     assert len(naive) == len(cfg.alphas) and naive["exactly_zero"].iloc[-1]
+    f = R.float64_table(naive, 10.0)
+    assert f["α"].min() >= 10 and f["largest runner-up p"].str.contains("e").all()
     rows = R.claims_rows(exp, robust, naive)
     assert len(rows) == 7
     by = {r.claim: r for r in rows}

@@ -19,7 +19,7 @@ from .. import claims, subspace
 from . import precollapse as pc
 from .underflow import first_exact_zero, float64_g_term_sweep
 
-__all__ = ["sample_label", "window_table", "eigen_table", "float64_g_term", "claims_rows", "COS_MIN", "SHARE_MIN",
+__all__ = ["sample_label", "window_table", "float64_table", "eigen_table", "float64_g_term", "claims_rows", "COS_MIN", "SHARE_MIN",
            "LAMBDA_RTOL", "G_PLATEAU_LEVEL_TOL"]
 
 # criteria, fixed before the quick-profile numbers were seen
@@ -85,6 +85,16 @@ def float64_g_term(cfg: Mapping[str, Any], setting) -> pd.DataFrame:
         return float64_g_term_sweep(setting.model, x, R, cfg["alphas"], chunk_size=cfg["chunk_size"])
 
     return cached("appendix_d_float64", pc.cache_key(cfg, setting), compute, enabled=bool(cfg["cache"]))
+
+
+def float64_table(naive: pd.DataFrame, alpha_min: float) -> pd.DataFrame:
+    """:func:`float64_g_term` from ``alpha_min`` on, small numbers in scientific notation."""
+    t = naive[naive["alpha"] >= alpha_min]
+    return pd.DataFrame({"α": t["alpha"].round(2).to_numpy(), "exactly zero": t["exactly_zero"].to_numpy(),
+                         "samples ≠ 0": t["num_nonzero_samples"].to_numpy(),
+                         "largest runner-up p": [f"{v:.1e}" for v in t["max_runner_up"]],
+                         "largest |G entry|": [f"{v:.1e}" for v in t["max_abs"]],
+                         "pc (authors)": t["pc_authors"].round(3).to_numpy()})
 
 
 def claims_rows(exp: pc.PrecollapseExperiment, robust: pd.DataFrame, naive: pd.DataFrame) -> list[claims.Claim]:
