@@ -61,6 +61,10 @@ __all__ = [
     "RUN_OPTIONS",
     "options",
     "run",
+    "setting_for",
+    "cache_key",
+    "experiment",
+    "robustness",
 ]
 
 
@@ -621,3 +625,56 @@ def run(setting, *, alphas: Sequence[float], subspace_dim: int = 50, basis_kind:
                                gram=gram, generator=seed, progress=progress)
     ratio = h_term_block_ratio(model, x, y, center, chunk_size=chunk_size, generator=seed)
     return PrecollapseExperiment(table, plateau, g_plateau, entropies, eigen, center, chosen, ratio)
+
+
+# --------------------------------------------------------------------------------------------
+# the appendix's drivers: settings in, cached results out
+
+
+def setting_for(cfg, seed: int | None = None):
+    """The model and data of App. D's settings (``cfg.model``) initialised with ``seed``
+    (default ``cfg.seed``), on ``cfg.device`` in that device's working precision
+    (float64 on the CPU)."""
+    from ..devices import default_dtype, resolve_device
+    from .setup import build
+
+    dev = resolve_device(cfg["device"])
+    return build(dict(cfg["model"]), seed=int(cfg["seed"] if seed is None else seed), device=dev,
+                 dtype=default_dtype(dev))
+
+
+def cache_key(cfg, setting, **extra) -> dict:
+    """What a cached App. D result depends on: every setting, the network's name and ``extra``."""
+    return {**dict(cfg), "setting": setting.name, **extra}
+
+
+def experiment(cfg, setting=None, *, progress: bool = False) -> PrecollapseExperiment:
+    """:func:`run` with App. D's settings for seed ``cfg.seed`` (cached when ``cfg.cache``)."""
+    from .cache import cached
+
+    setting = setting_for(cfg) if setting is None else setting
+    return cached("appendix_d", cache_key(cfg, setting),
+                  lambda: run(setting, **options(cfg), seed=int(cfg["seed"]), progress=progress),
+                  enabled=bool(cfg["cache"]))
+
+
+def robustness(cfg, first: PrecollapseExperiment) -> pd.DataFrame:
+    """:func:`plateau_summary` for seed ``cfg.seed`` (from ``first``) and each of ``cfg.robustness_seeds``.
+
+    Each further seed draws new weights and a new subspace and sweeps ``cfg.robustness_alphas``
+    (cached per seed when ``cfg.cache``). Returns one row per seed (index ``seed``).
+    """
+    from .cache import cached
+
+    tols = {"plateau_tol": cfg["plateau_tol"], "g_plateau_tol": cfg["g_plateau_tol"]}
+    rows = {int(cfg["seed"]): plateau_summary(first.sweep, **tols)}
+    base = setting_for(cfg)
+    for sd in cfg["robustness_seeds"]:
+        other = setting_for(cfg, sd)
+        table = cached("appendix_d_seed", cache_key(cfg, base, robust_seed=int(sd)), lambda: curvature_sweep(
+            other, alphas=cfg["robustness_alphas"], subspace_dim=cfg["subspace_dim"], basis_kind=cfg["basis_kind"],
+            seed=int(sd), chunk_size=cfg["chunk_size"], progress=False), enabled=bool(cfg["cache"]))
+        rows[int(sd)] = plateau_summary(table, **tols)
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "seed"
+    return out

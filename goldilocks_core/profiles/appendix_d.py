@@ -14,7 +14,7 @@ __all__ = ["AppendixD"]
 class AppendixD(ChapterSettings):
     chapter = "appendix_d"
     profiles = {
-        "quick": {"model": subset(LENET_300_100_FASHION, 5000), "chunk_size": None, "gram_chunk_size": 128,
+        "quick": {"model": subset(LENET_300_100_FASHION, 1000), "chunk_size": None, "gram_chunk_size": 128,
                   "robustness_alphas": tuple(alpha_grid(1.0, 2.25, 0.0625)), "cache": False, "device": "auto"},
         "offline": {"model": MLP_DIGITS, "chunk_size": None, "gram_chunk_size": 128,
                     "robustness_alphas": tuple(alpha_grid(1.0, 2.25, 0.0625)), "cache": False, "device": "auto"},
