@@ -274,3 +274,11 @@ def test_paper_profiles_code_path_on_gaussian_stand_ins(tmp_path, monkeypatch):
     # the cache served the second run
     assert len(list(tmp_path.rglob("*.pkl"))) == 2 * 1 + 2 * 2
     pd.testing.assert_frame_equal(Z.fig2(cfg3), fig2)
+
+
+def test_a_spec_can_keep_fewer_seeds():
+    spec = {**TINY, "name": "tiny MLP, one seed", "num_seeds": 1}
+    cfg = {"models": [TINY, spec], "alphas": [0.1, 1.0], "subspace_dim": 4, "num_seeds": 2, "seed": 0,
+           "progress": False}
+    seeds = Z.fig2(cfg).groupby("model")["seed"].unique().map(list).to_dict()
+    assert seeds == {"tiny MLP": [0, 1], "tiny MLP, one seed": [0]}

@@ -224,7 +224,8 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     """:func:`run_seed` for every entry of ``cfg.models`` and every seed, as one tidy table.
 
     Settings read: ``models`` (list of :func:`~goldilocks_core.experiments.setup.build` specs),
-    ``alphas``, ``subspace_dim``, ``seed`` and ``num_seeds`` (seeds ``seed … seed+num_seeds−1``),
+    ``alphas``, ``subspace_dim``, ``seed`` and ``num_seeds`` (seeds ``seed … seed+num_seeds−1``;
+    a spec's own ``num_seeds`` keeps only its first seeds, for a model that costs more),
     optional ``basis_kind`` ("orthonormal"), ``dtype`` ("float64"), ``device`` ("auto"),
     ``chunk_size`` (None), ``cache`` (False: per-seed results cached on disk when true) and
     ``progress`` (True).
@@ -249,7 +250,8 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     # each point is keyed by its model, seed and data (so adding seeds or models reuses the
     # finished ones) and by every other setting
     cache = bool(cfg.get("cache", False))
-    items = [(spec, s, source_identity(spec) if cache else None) for spec in specs for s in _seeds(cfg)]
+    items = [(spec, s, source_identity(spec) if cache else None) for spec in specs
+             for s in _seeds(cfg)[:spec.get("num_seeds")]]
     key = {"cfg": result_settings(cfg, exclude=("models", "seed", "num_seeds")), "sweeps": sweeps,
            "device": str(device)}
     frames = cached_map(name, key, one, items, enabled=cache, progress=progress, desc="seeds")

@@ -14,7 +14,8 @@ __all__ = ["Revisiting"]
 class Revisiting(ChapterSettings):
     chapter = "revisiting"
     profiles = {
-        "quick": {"models": (subset(LENET_300_100_FASHION, 2000), subset(LENET5_FASHION32, 1000)),
+        # LeNet-5 costs most: one seed of it, three of LeNet-300-100 (CPU budget)
+        "quick": {"models": (subset(LENET_300_100_FASHION, 1500), subset(LENET5_FASHION32, 1000, num_seeds=1)),
                   "identity_num_samples": 20, "cache": False},
         "offline": {"models": (subset(MLP_DIGITS, 1390), subset(LENET5_DIGITS32, 100)),
                     "alphas": tuple(alpha_grid(-3.0, 3.0, 0.5)), "identity_num_samples": 20, "cache": False},
