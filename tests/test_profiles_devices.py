@@ -97,6 +97,6 @@ def test_substitution_table_names_what_each_profile_replaces():
 
     quick = substitution_table(profiles.settings("preliminaries", "quick"))
     assert list(quick["substituted"]) == ["fewer samples", "data set"]
-    assert "N = 2,000" in quick["this page"].iloc[0] and "cifar10" in quick["paper"].iloc[1]
+    assert "N = 2,000" in quick["this page"].iloc[0] and "CIFAR-10" in quick["paper"].iloc[1]
     assert list(substitution_table(profiles.settings("zone", "paper"))["substituted"]) == ["no", "no"]
     assert list(substitution_table(profiles.settings("zone", "offline"))["substituted"]) == ["network, data set", "left out"]
