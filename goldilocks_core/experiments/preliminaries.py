@@ -30,6 +30,7 @@ from .setup import build
 from .zone import BASIS_SEED_OFFSET
 
 __all__ = ["PAPER_LENET5_PARAMS", "paper_lenet5_params", "model_table", "split_errors", "init_curvature",
+           "show_split", "show_models", "show_curvature",
            "claims_rows"]
 
 # Fig. 5 caption and §4 of the paper: "d = P = 61,170" for LeNet-5 on CIFAR-10 (3×32×32).
@@ -181,3 +182,30 @@ def claims_rows(table: pd.DataFrame, split: pd.DataFrame, curvature: pd.DataFram
                                  paper="‖G‖₂ ≥ ‖H-term‖₂", here=f"ratio {r.g_over_h:.3g}",
                                  holds=claims.at_least(r.g_over_h, 1.0), criterion="‖G‖₂/‖H-term‖₂ ≥ 1"))
     return rows
+
+
+def show_split(split: pd.DataFrame) -> pd.DataFrame:
+    """:func:`split_errors` for the page: errors as bounds (``< 1e-12`` …, no rounding noise),
+    ‖H-term‖/‖G-term‖ to 2 significant digits."""
+    from .zone import error_bound
+
+    out = split[["alpha", "temperature"]].copy()
+    for name in ("hessian", "g_term", "h_term"):
+        out[f"error {name}"] = [error_bound(v) for v in split[f"err_{name}"]]
+    out["‖H-term‖/‖G-term‖"] = [f"{v:.2g}" for v in split["h_over_g"]]
+    return out.set_index(["alpha", "temperature"])
+
+
+def show_models(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`model_table` for the page: P with thousands separators, homogeneity error as a bound."""
+    from .zone import error_bound
+
+    out = table.copy()
+    out["P"] = [f"{p:,}" for p in table["P"]]
+    out["homogeneity_error"] = [error_bound(v) for v in table["homogeneity_error"]]
+    return out.rename(columns={"homogeneity_error": "homogeneity error"})
+
+
+def show_curvature(curvature: pd.DataFrame) -> pd.DataFrame:
+    """:func:`init_curvature`'s table for the page, to 3 significant digits."""
+    return curvature.apply(lambda col: [float(f"{v:.3g}") for v in col])
