@@ -27,7 +27,7 @@ from ..curvature.reference import dense_g_term, dense_h_term
 from ..devices import resolve_device
 from ..subspace import random_basis
 from .setup import build
-from .zone import BASIS_SEED_OFFSET
+from .zone import BASIS_SEED_OFFSET, error_bound
 
 __all__ = ["PAPER_LENET5_PARAMS", "paper_lenet5_params", "model_table", "split_errors", "init_curvature",
            "show_split", "show_models", "show_curvature",
@@ -170,7 +170,7 @@ def claims_rows(table: pd.DataFrame, split: pd.DataFrame, curvature: pd.DataFram
     worst = float(split[["err_g_term", "err_h_term"]].to_numpy().max())
     rows.append(claims.check("H = G-term + H-term, each term as defined", source="Eq. 4",
                              paper="G = Jᵀ(diag p − ppᵀ)J/T²; H-term = H − G",
-                             here=f"max rel. error {claims.fmt(worst, 1)}",
+                             here=f"max rel. error {error_bound(worst)}",
                              holds=claims.at_most(worst, split_rtol),
                              criterion=f"each term within {split_rtol:.0e} of dense autograd"))
     for model, r in curvature.iterrows():
@@ -187,8 +187,6 @@ def claims_rows(table: pd.DataFrame, split: pd.DataFrame, curvature: pd.DataFram
 def show_split(split: pd.DataFrame) -> pd.DataFrame:
     """:func:`split_errors` for the page: errors as bounds (``< 1e-12`` …, no rounding noise),
     ‖H-term‖/‖G-term‖ to 2 significant digits."""
-    from .zone import error_bound
-
     out = split[["alpha", "temperature"]].copy()
     for name in ("hessian", "g_term", "h_term"):
         out[f"error {name}"] = [error_bound(v) for v in split[f"err_{name}"]]
@@ -198,8 +196,6 @@ def show_split(split: pd.DataFrame) -> pd.DataFrame:
 
 def show_models(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`model_table` for the page: P with thousands separators, homogeneity error as a bound."""
-    from .zone import error_bound
-
     out = table.copy()
     out["P"] = [f"{p:,}" for p in table["P"]]
     out["homogeneity_error"] = [error_bound(v) for v in table["homogeneity_error"]]
