@@ -32,6 +32,8 @@ def test_tables_round_trip_through_a_notebook(tmp_path):
     table = claims.ClaimsTable(rows, "1 The zone")
     bundle = table._repr_mimebundle_()
     assert "verdict-differs" in bundle["text/html"] and "[reproduces] a" in bundle["text/plain"]
+    # every value is text: nbval joins output values as strings and fails on an object
+    assert all(isinstance(v, str) for v in bundle.values())
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
         "display_data", data=bundle, metadata={"scrapbook": {"name": "claims-zone"}})])]
