@@ -160,8 +160,9 @@ class ClaimsTable:
     def _repr_mimebundle_(self, include=None, exclude=None):
         payload = {"chapter": self.chapter, "page": self.page,
                    "rows": [dataclasses.asdict(r) for r in self.rows]}
-        # the payload travels as a JSON string: nbval sanitizes and compares outputs as text
-        return {"text/plain": repr(self), "text/html": self._repr_html_(), MIME: json.dumps(payload)}
+        # a JSON string, not an object: nbval joins output values as text (collect() parses it)
+        return {"text/plain": repr(self), "text/html": self._repr_html_(),
+                MIME: json.dumps(payload, ensure_ascii=False)}
 
 
 def show(key: str, rows: Iterable[Claim], *, chapter: str, page: str = "", display: bool = True) -> ClaimsTable:

@@ -657,3 +657,29 @@ def bbp_figure(thetas, tops, overlaps, *, limit_thetas, limit_top, limit_overlap
         ax.set_xlabel(r"spike strength $\theta$")
         ax.legend(fontsize=8)
     return fig
+
+
+def init_spectra(spectra, curvature=None):
+    """Eigenvalues (descending) of the projected Hessian, G-term and H-term of each model at
+    α = 1, T = 1, one panel per model, symlog y axis (chapter 2).
+
+    ``spectra``: {model: {"hessian"|"g_term"|"h_term": array}} from
+    :func:`goldilocks_core.experiments.preliminaries.init_curvature`; ``curvature`` (its table)
+    adds each matrix's positive curvature to the legend.
+    """
+    names = {"hessian": "Hessian", "g_term": "G-term", "h_term": "H-term"}
+    fig, axes = plt.subplots(1, len(spectra), figsize=(5.0 * len(spectra), 3.4), squeeze=False)
+    for ax, (model, terms) in zip(axes[0], spectra.items()):
+        top = max(float(np.abs(v).max()) for v in terms.values())
+        for key, ev in terms.items():
+            label = names[key]
+            if curvature is not None:
+                label += f": pc {curvature.loc[model, f'pc_{key}']:.2f}"
+            ax.plot(np.arange(1, len(ev) + 1), ev, "o-", ms=3, lw=1, color=COLORS[key], label=label)
+        ax.axhline(0, color=COLORS["reference"], lw=0.8)
+        ax.set_yscale("symlog", linthresh=1e-3 * top)
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel("eigenvalue index (descending)")
+        ax.legend(fontsize=9)
+    axes[0, 0].set_ylabel("eigenvalue of the projected matrix")
+    return fig

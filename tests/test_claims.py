@@ -39,6 +39,8 @@ def test_tables_round_trip_through_a_notebook(tmp_path):
     long = claims.ClaimsTable([claims.check("x" * 150, source="s", paper="p", here="h", holds=True,
                                             criterion="c")], "ch")
     assert max(len(line) for line in repr(long).splitlines()) <= 100
+    # every value is text: nbval joins output values as strings and fails on an object
+    assert all(isinstance(v, str) for v in bundle.values())
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
         "display_data", data=bundle, metadata={"scrapbook": {"name": "claims-zone"}})])]

@@ -13,6 +13,7 @@ from torch import nn
 
 from goldilocks_core import models
 from goldilocks_core.curvature import decompose, sweep_decompositions
+from goldilocks_core.curvature.reference import dense_g_term
 from goldilocks_core.functional import flat_parameters, logits_function
 from goldilocks_core.losses import scale_parameters
 from goldilocks_core.subspace import random_basis
@@ -57,11 +58,9 @@ def dense_reference(model, x, y, basis, alpha, temperature):
 
     H = torch.autograd.functional.hessian(loss, theta, vectorize=True)
     grad = torch.autograd.functional.jacobian(loss, theta)
-    J = torch.func.jacrev(lambda t: f(t, x))(theta)  # (N, K, P): dense logit Jacobians
+    G = dense_g_term(model, x, y, alpha=alpha, temperature=T)  # from dense logit Jacobians
     Hz = torch.func.hessian(lambda t: f(t, x))(theta)  # (N, K, P, P): dense per-logit Hessians
     p = torch.softmax(f(theta, x) / T, -1)
-    A = torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # diag p − ppᵀ, per sample
-    G = torch.einsum("nkp,nkc,ncq->pq", J, A, J) / (N * T**2)
     resid = p - nn.functional.one_hot(y, p.shape[1]).to(F64)
     Hs = torch.einsum("nk,nkpq->pq", resid, Hz) / (N * T)
     R = basis

@@ -282,3 +282,45 @@ def test_a_spec_can_keep_fewer_seeds():
            "progress": False}
     seeds = Z.fig2(cfg).groupby("model")["seed"].unique().map(list).to_dict()
     assert seeds == {"tiny MLP": [0, 1], "tiny MLP, one seed": [0]}
+
+
+# ------------------------------------------------------------- Fig. 1's claims (chapter 1)
+def _fig1_table(pc_alpha, lc_alpha, tied_pc, pc_temp=None):
+    """A synthetic fig1 table on α ∈ 10^{-2..2} (L = 1, so T = α): one model, one seed."""
+    alphas = [0.01, 0.1, 1.0, 10.0, 100.0]
+    pc_temp = pc_alpha[::-1] if pc_temp is None else pc_temp
+    rows = []
+    for a, pc, lc in zip(alphas, pc_alpha, lc_alpha):
+        rows.append({"sweep": "alpha", "alpha": a, "temperature": 1.0, "pc_hessian": pc, "lc_hessian": lc})
+    for a, pc in zip(alphas, pc_temp):
+        rows.append({"sweep": "temperature", "alpha": 1.0, "temperature": a, "pc_hessian": pc, "lc_hessian": 0.5})
+    for a, pc in zip(alphas[::2], tied_pc):
+        rows.append({"sweep": "tied", "alpha": a, "temperature": a, "pc_hessian": pc, "lc_hessian": 0.7})
+    df = pd.DataFrame(rows)
+    df["model"], df["seed"] = "net", 0
+    return df
+
+
+def test_fig1_claims_rows_reproduce_on_a_zone_and_differ_off_it():
+    from goldilocks_core.experiments import fig1 as F
+
+    cfg = {"end_fraction": 0.1, "tied_rtol": 1e-6}
+    good = _fig1_table([0.05, 1.0, 4.0, 1.5, -0.1], [0.5, 0.6, 0.75, 0.6, 0.5], [4.0, 4.0, 4.0])
+    assert [r.verdict for r in F.claims_rows(good, cfg)] == ["reproduces"] * 5
+    assert F.zones(good)["net"][0] < 1.0 < F.zones(good)["net"][1]
+    # peak at α = 10, large ends, a tied ray that moves, T-peak at T = 100, flat local convexity
+    bad = _fig1_table([1.0, 1.0, 2.0, 4.0, 1.0], [0.5, 0.5, 0.52, 0.5, 0.5], [4.0, 3.0, 4.0],
+                      pc_temp=[0.0, 0.1, 1.0, 2.0, 4.0])
+    assert [r.verdict for r in F.claims_rows(bad, cfg)] == ["differs"] * 5
+    table = F.per_seed(good)
+    assert list(table.index) == ["0.01", "0.1", "1", "10", "100"]
+
+
+def test_tied_every_subsamples_the_tied_ray_only():
+    cfg = {"models": [TINY], "alphas": alpha_grid(-2, 2, 1.0), "subspace_dim": 4, "num_seeds": 1,
+           "tied_every": 2, "progress": False}
+    df = Z.fig1(cfg)
+    assert sorted(df.loc[df["sweep"] == "tied", "alpha"]) == pytest.approx([0.01, 1.0, 100.0])
+    assert (df["sweep"] == "alpha").sum() == 5
+    with pytest.raises(ValueError, match="tied_every"):
+        Z.fig1({**cfg, "tied_every": 0})

@@ -90,3 +90,13 @@ def test_devices():
 def test_cuda_without_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_substitution_table_names_what_each_profile_replaces():
+    from goldilocks_core.profiles.substitutions import substitution_table
+
+    quick = substitution_table(profiles.settings("preliminaries", "quick"))
+    assert list(quick["substituted"]) == ["fewer samples", "data set"]
+    assert "N = 2,000" in quick["this page"].iloc[0] and "CIFAR-10" in quick["paper"].iloc[1]
+    assert list(substitution_table(profiles.settings("zone", "paper"))["substituted"]) == ["no", "no"]
+    assert list(substitution_table(profiles.settings("zone", "offline"))["substituted"]) == ["network, data set", "left out"]

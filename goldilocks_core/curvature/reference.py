@@ -13,7 +13,7 @@ from ..functional import flat_parameters, logits_function
 from ..losses import cross_entropy
 from ..validation import check_alpha, check_temperature
 
-__all__ = ["subspace_loss", "subspace_hessian", "dense_hessian"]
+__all__ = ["subspace_loss", "subspace_hessian", "dense_hessian", "dense_g_term", "dense_h_term"]
 
 
 def subspace_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, basis: torch.Tensor, *,
@@ -47,3 +47,52 @@ def dense_hessian(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
     P = flat_parameters(model).numel()
     eye = torch.eye(P, dtype=next(model.parameters()).dtype)
     return subspace_hessian(model, inputs, targets, eye, alpha=alpha, temperature=temperature)
+
+
+def dense_g_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
+                 alpha: float = 1.0, temperature: float = 1.0) -> torch.Tensor:
+    """The full P×P G-term of Eq. 4 at αθ, from dense autograd logit Jacobians.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A small network (P up to a few thousand).
+    inputs, targets : torch.Tensor
+        The N samples and their labels.
+    alpha, temperature : float
+        The scale of the weights and the softmax temperature T.
+
+    Returns
+    -------
+    torch.Tensor
+        G = (1/(N T²)) Σ_n J_nᵀ (diag p_n − p_n p_nᵀ) J_n (Eq. 4), with J_n the K×P Jacobian
+        of the logits of the explicitly α-scaled network and p_n = σ_T(f_{αθ}(x_n)).
+    """
+    del targets  # the G-term does not depend on the labels
+    a, t = check_alpha(alpha), check_temperature(temperature)
+    f = logits_function(model)
+    theta = a * flat_parameters(model)
+    J = torch.func.jacrev(lambda th: f(th, inputs))(theta)  # (N, K, P)
+    with torch.no_grad():
+        p = torch.softmax(f(theta, inputs) / t, dim=-1)
+    A = torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)  # diag p − ppᵀ per sample
+    return torch.einsum("nkp,nkc,ncq->pq", J, A, J) / (inputs.shape[0] * t**2)
+
+
+def dense_h_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
+                 alpha: float = 1.0, temperature: float = 1.0) -> torch.Tensor:
+    """The full P×P H-term of Eq. 4 at αθ as H − G: :func:`dense_hessian` minus :func:`dense_g_term`.
+
+    Parameters
+    ----------
+    model, inputs, targets, alpha, temperature
+        As for :func:`dense_g_term`.
+
+    Returns
+    -------
+    torch.Tensor
+        (1/(N T)) Σ_n Σ_k (p_nk − y_nk) ∇²z_nk (Eq. 4), computed as the dense Hessian of the
+        loss minus the dense G-term (no per-logit Hessians, no Gauss–Newton engine).
+    """
+    kw = {"alpha": alpha, "temperature": temperature}
+    return dense_hessian(model, inputs, targets, **kw) - dense_g_term(model, inputs, targets, **kw)

@@ -157,6 +157,7 @@ def run_seed(
     device="cpu",
     chunk_size: int | None = None,
     progress: bool = False,
+    tied_alphas: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Curvature of one network (``spec``, initialised with ``seed``) along the rays of Fig. 1–2.
 
@@ -165,7 +166,8 @@ def run_seed(
     * ``"alpha"`` — α over ``alphas`` at T = 1 (Fig. 1 left, Fig. 2);
     * ``"temperature"`` — T over :func:`temperature_grid` at α = 1 (Fig. 1 right);
     * ``"tied"`` — α over ``alphas`` at T = α^L (Fig. 1 middle), computed on *explicitly
-      scaled weights* (:func:`~goldilocks_core.models.scale_parameters`), not through Eq. 5.
+      scaled weights* (:func:`~goldilocks_core.models.scale_parameters`), not through Eq. 5,
+      over ``tied_alphas`` (default ``alphas``; one full Jacobian per α, so a subset saves time).
 
     The first two share one projected Jacobian and one H-term pass per distinct β = α^L/T
     (:func:`~goldilocks_core.curvature.sweep_decompositions`). ``dtype`` is the precision of
@@ -203,7 +205,8 @@ def run_seed(
         for (name, a, t), dec in zip(points, decs):
             rows.append(_row(dec, sweep=name, alpha=a, temperature=t, beta=dec.beta))
     if "tied" in sweeps:
-        for a in progress_bar(alphas, enabled=progress, desc="T = α^L"):
+        tied = alphas if tied_alphas is None else _check_alphas(tied_alphas)
+        for a in progress_bar(tied, enabled=progress, desc="T = α^L"):
             t = _power(a, L)
             dec = decompose(scale_parameters(model, a), x, y, basis, alpha=1.0, temperature=t, degree=L,
                             chunk_size=chunk_size, dtype=dtype)
@@ -227,8 +230,8 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     ``alphas``, ``subspace_dim``, ``seed`` and ``num_seeds`` (seeds ``seed … seed+num_seeds−1``;
     a spec's own ``num_seeds`` keeps only its first seeds, for a model that costs more),
     optional ``basis_kind`` ("orthonormal"), ``dtype`` ("float64"), ``device`` ("auto"),
-    ``chunk_size`` (None), ``cache`` (False: per-seed results cached on disk when true) and
-    ``progress`` (True).
+    ``chunk_size`` (None), ``cache`` (False: per-seed results cached on disk when true),
+    ``progress`` (True) and ``tied_every`` (1: the tied ray T = α^L on every ``k``-th α only).
     """
     specs = [dict(s) for s in _cfg(cfg, "models")]
     if not specs:
@@ -241,11 +244,15 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     chunk = cfg.get("chunk_size")
     progress = bool(cfg.get("progress", True))
     sweeps = list(sweeps)
+    every = cfg.get("tied_every", 1)
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"tied_every must be a positive integer, got {every!r}")
+    tied_alphas = alphas[::int(every)]
 
     def one(item):
         spec, seed, _ = item
         return run_seed(spec, seed, alphas=alphas, subspace_dim=d, sweeps=sweeps, basis_kind=kind,
-                        dtype=dtype, device=device, chunk_size=chunk, progress=False)
+                        dtype=dtype, device=device, chunk_size=chunk, progress=False, tied_alphas=tied_alphas)
 
     # each point is keyed by its model, seed and data (so adding seeds or models reuses the
     # finished ones) and by every other setting
