@@ -5,7 +5,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-__all__ = ["ChapterSettings"]
+from ..curvature.sweep import alpha_grid
+from ._models import LENET5_CIFAR10, LENET_300_100_FASHION
+
+__all__ = ["ChapterSettings", "SweepSettings"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,3 +59,17 @@ class ChapterSettings(Mapping):
     def replace(self, **changes: Any) -> "ChapterSettings":
         """A copy with some settings changed (unknown names are an error)."""
         return type(self).build(**{**dict(self), **changes})
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSettings(ChapterSettings):
+    """Settings of a chapter that sweeps α on random subspaces (Fig. 1, Fig. 2): the paper's
+    models, its 25-point grid, d = 50 and three seeds."""
+
+    models: tuple = (LENET_300_100_FASHION, LENET5_CIFAR10)
+    alphas: tuple = tuple(alpha_grid())
+    subspace_dim: int = 50
+    num_seeds: int = 3
+    basis_kind: str = "orthonormal"
+    dtype: str = "float64"
+    chunk_size: int | None = None

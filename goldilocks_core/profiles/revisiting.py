@@ -4,14 +4,14 @@ from __future__ import annotations
 import dataclasses
 
 from ..curvature.sweep import alpha_grid
-from ._base import ChapterSettings
-from ._models import LENET5_CIFAR10, LENET5_DIGITS32, LENET5_FASHION32, LENET_300_100_FASHION, MLP_DIGITS, subset
+from ._base import SweepSettings
+from ._models import LENET5_DIGITS32, LENET5_FASHION32, LENET_300_100_FASHION, MLP_DIGITS, subset
 
 __all__ = ["Revisiting"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Revisiting(ChapterSettings):
+class Revisiting(SweepSettings):
     chapter = "revisiting"
     profiles = {
         # LeNet-5 costs most: one seed of it, three of LeNet-300-100 (CPU budget)
@@ -21,13 +21,6 @@ class Revisiting(ChapterSettings):
                     "alphas": tuple(alpha_grid(-3.0, 3.0, 0.5)), "identity_num_samples": 20, "cache": False},
     }
 
-    models: tuple = (LENET_300_100_FASHION, LENET5_CIFAR10)
-    alphas: tuple = tuple(alpha_grid())
-    subspace_dim: int = 50
-    num_seeds: int = 3
-    basis_kind: str = "orthonormal"
-    dtype: str = "float64"
-    chunk_size: int | None = None
     zone_fraction: float = 0.5
     slope_fit_max_alpha: float = 10**-1.5
     identity_num_samples: int = 1000

@@ -4,14 +4,14 @@ from __future__ import annotations
 import dataclasses
 
 from ..curvature.sweep import alpha_grid
-from ._base import ChapterSettings
-from ._models import LENET5_CIFAR10, LENET_300_100_FASHION, MLP_DIGITS, subset
+from ._base import SweepSettings
+from ._models import LENET_300_100_FASHION, MLP_DIGITS, subset
 
 __all__ = ["Zone"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Zone(ChapterSettings):
+class Zone(SweepSettings):
     chapter = "zone"
     profiles = {
         # N = 4000 (≈ 2.5 min for 3 seeds on 2 cores): the α- and T-sweeps share one Jacobian per seed;
@@ -21,13 +21,6 @@ class Zone(ChapterSettings):
                     "cache": False},
     }
 
-    models: tuple = (LENET_300_100_FASHION, LENET5_CIFAR10)
-    alphas: tuple = tuple(alpha_grid())
-    subspace_dim: int = 50
-    num_seeds: int = 3
-    basis_kind: str = "orthonormal"
-    dtype: str = "float64"
-    chunk_size: int | None = None
     end_fraction: float = 0.1
     tied_rtol: float = 1e-6
     tied_every: int = 1  # the tied ray T = α^L on every k-th α of ``alphas``
