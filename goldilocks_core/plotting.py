@@ -682,4 +682,174 @@ def init_spectra(spectra, curvature=None):
         ax.set_xlabel("eigenvalue index (descending)")
         ax.legend(fontsize=9)
     axes[0, 0].set_ylabel("eigenvalue of the projected matrix")
+
+
+# --- Chapter 5 and Appendix E: training inside and outside the zone (Fig. 7-9, 11, 12) ---------
+__all__ += ["regime_taxonomy", "training_grid_figure", "training_curves", "uso_figure", "probe_zero_figure"]
+
+REGIME_COLORS = {"diverges": "#e76f51", "zero logits": "#8ecae6", "lazy": "#b5838d",
+                 "trains normally": "#2a9d8f", "does not train": "#adb5bd"}
+
+
+def regime_taxonomy(seen):
+    """Fig. 7: the outcomes of gradient descent from small and large initialisation norms, as
+    boxes and arrows; a box is filled when ``seen`` (a :func:`regimes_seen` table with columns
+    ``side, regime, cells``) has cells of that regime on that side, and labelled with their count."""
+    counts = {(r.side, r.regime): int(r.cells) for r in seen.itertuples()} if len(seen) else {}
+    fig, ax = plt.subplots(figsize=(7.6, 3.6))
+    ax.set_axis_off()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 5.2)
+    boxes = {
+        ("alpha < 1", "start"): (1.6, 4.6, "small norm, α < 1\n(uniform softmax)"),
+        ("alpha > 1", "start"): (8.4, 4.6, "large norm, α > 1\n(one-hot softmax)"),
+        ("alpha < 1", "diverges"): (0.9, 2.9, "diverges\n(norm grows)"),
+        ("alpha < 1", "trains normally"): (2.6, 1.2, "back in the zone:\ntrains normally"),
+        ("alpha < 1", "zero logits"): (0.9, 1.2, "zero logits"),
+        ("alpha < 1", "does not train"): (2.6, 2.9, "still uniform\n(not trained yet)"),
+        ("alpha > 1", "diverges"): (6.3, 2.2, "diverges"),
+        ("alpha > 1", "zero logits"): (7.9, 2.2, "zero logits"),
+        ("alpha > 1", "lazy"): (9.3, 2.2, "lazy\n(train ≫ test)"),
+        ("alpha = 1", "trains normally"): (5.0, 4.6, "α = 1:\ntrains normally"),
+    }
+    for (side, regime), (x, y, text) in boxes.items():
+        n = counts.get((side, regime), 0)
+        color = REGIME_COLORS.get(regime, "white") if n else "white"
+        label = f"{text}\n[{n} cells]" if regime != "start" else text
+        ax.text(x, y, label, ha="center", va="center", fontsize=9,
+                bbox={"boxstyle": "round,pad=0.35", "fc": color, "ec": "#343a40", "alpha": 0.9})
+    arrows = [((1.6, 4.2), (0.9, 3.35)), ((1.6, 4.2), (2.6, 3.35)), ((0.9, 2.45), (0.9, 1.7)),
+              ((0.9, 2.45), (2.6, 1.7)), ((8.4, 4.2), (6.3, 2.6)), ((8.4, 4.2), (7.9, 2.6)),
+              ((8.4, 4.2), (9.3, 2.65))]
+    for start, end in arrows:
+        ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "#343a40"})
+    return fig
+
+
+def _edges(values):
+    v = np.log10(np.asarray(sorted(values), dtype=float))
+    if v.size == 1:
+        return 10 ** np.array([v[0] - 0.25, v[0] + 0.25])
+    mid = (v[1:] + v[:-1]) / 2
+    return 10 ** np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _heat(ax, table, column, *, log=False, cmap="viridis", vmin=None, vmax=None, mark=None, mark_color="w"):
+    wide = table.pivot(index="base_lr", columns="alpha", values=column).sort_index().sort_index(axis=1)
+    z = wide.to_numpy(dtype=float)
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.log10(z)
+    mesh = ax.pcolormesh(_edges(wide.columns), _edges(wide.index), np.ma.masked_invalid(z), cmap=cmap,
+                         vmin=vmin, vmax=vmax, shading="flat")
+    if mark is not None:
+        m = table.pivot(index="base_lr", columns="alpha", values=mark).sort_index().sort_index(axis=1)
+        xs, ys = np.meshgrid(m.columns, m.index)
+        sel = m.to_numpy(dtype=bool)
+        ax.scatter(xs[sel], ys[sel], marker="s", s=60, facecolor=mark_color, edgecolor="k", lw=0.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\alpha$")
+    ax.set_ylabel(r"base learning rate $\eta_0$")
+    ax.figure.colorbar(mesh, ax=ax, shrink=0.9)
+    return mesh
+
+
+def training_grid_figure(results, *, zero_color: str = "#8ecae6", inadmissible_color: str = "#f4a6c0"):
+    """Fig. 8: per model (rows) the best train accuracy, log10 of the largest ‖θ‖ (runs ending with
+    zero logits marked) and log10 η·‖H‖₂ at initialisation (inadmissible cells, > 2, marked), with
+    the Goldilocks strip shaded. ``results``: the output of ``experiments.optimization.fig8``."""
+    fig, axes = plt.subplots(len(results), 3, figsize=(11.5, 3.3 * len(results)), squeeze=False)
+    for row, (name, r) in zip(axes, results.items()):
+        s = r["summary"].assign(zero=r["summary"]["regime"] == "zero logits")
+        _heat(row[0], s, "max_train_accuracy", vmin=0, vmax=1)
+        _heat(row[1], s, "max_param_norm", log=True, cmap="magma", mark="zero", mark_color=zero_color)
+        adm = r["admissibility"].assign(inadmissible=~r["admissibility"]["admissible"])
+        _heat(row[2], adm, "lr_sharpness", log=True, cmap="cividis", mark="inadmissible",
+              mark_color=inadmissible_color)
+        for ax, title in zip(row, ("max train accuracy", r"log$_{10}$ max $\|\theta\|$",
+                                   r"log$_{10}$ $\eta\,\|H\|_2$ at init")):
+            ax.set_title(f"{name}\n{title}", fontsize=9)
+            if r["strip"] is not None:
+                lo, hi = r["strip"]
+                ax.axvline(lo, color=COLORS["zone"], lw=2.5)
+                ax.axvline(hi, color=COLORS["zone"], lw=2.5)
+    return fig
+
+
+def training_curves(frame, *, alphas=None):
+    """Fig. 9: train (solid) and test (dashed) accuracy against the step, one panel per α, one
+    colour per η₀."""
+    alphas = sorted(frame["alpha"].unique()) if alphas is None else list(alphas)
+    lrs = sorted(frame["base_lr"].unique())
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(lrs)))
+    fig, axes = plt.subplots(1, len(alphas), figsize=(4.2 * len(alphas), 3.3), sharey=True, squeeze=False)
+    for ax, a in zip(axes[0], alphas):
+        for c, lr in zip(colors, lrs):
+            g = frame[np.isclose(frame["alpha"], a) & np.isclose(frame["base_lr"], lr)].sort_values("step")
+            ax.plot(g["step"], g["train_accuracy"], color=c, label=rf"$\eta_0$ = {lr:.2g}")
+            ax.plot(g["step"], g["test_accuracy"], color=c, ls="--")
+        ax.set_title(rf"$\alpha$ = {a:g}")
+        ax.set_xlabel("step")
+    axes[0, 0].set_ylabel("accuracy (train solid, test dashed)")
+    axes[0, -1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def uso_figure(f11):
+    """Fig. 11: left, ‖θ_t‖/α of the α-networks against the USO path; right, cos(θ_t, θ₀) and
+    cos(θ_t, −g_t) along the USO path, and (red, right axis) the train error after retraining from
+    the USO parameters rescaled to ‖θ₀‖."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    uso, paths = f11["uso"], f11["paths"]
+    left.plot(uso["step"], uso["param_norm"], color="k", lw=3, alpha=0.35, label="USO model")
+    colors = plt.cm.viridis(np.linspace(0, 0.85, paths["alpha"].nunique()))
+    for c, (a, g) in zip(colors, paths.groupby("alpha")):
+        left.plot(g["step"], g["rescaled_norm"], color=c, label=rf"$\alpha$ = {a:g}")
+    left.set_yscale("log")
+    left.set_xlabel("step")
+    left.set_ylabel(r"$\|\theta_t\| / \alpha$")
+    left.legend(fontsize=8)
+    right.plot(uso["step"], uso["cos_theta0"], color=COLORS["hessian"], label=r"cos($\theta_t$, $\theta_0$)")
+    right.plot(uso["step"], uso["cos_neg_grad"], color=COLORS["g_term"], label=r"cos($\theta_t$, $-g_t$)")
+    right.set_xlabel("step (USO model)")
+    right.set_ylabel("cosine")
+    right.legend(fontsize=8, loc="center left")
+    twin = right.twinx()
+    r = f11["retrain"]
+    twin.plot(r["step"], r["train_error"], "o-", color="#d62828")
+    twin.set_ylabel("train error after retraining", color="#d62828")
+    twin.set_ylim(0, 1)
+    return fig
+
+
+def probe_zero_figure(f12):
+    """Fig. 12 and §5's random labels: probe accuracy on trained (solid) and random (dashed)
+    features against α (min/max band over seeds); the zero-logit fraction over training per α;
+    the same with random labels fixed once (solid) or redrawn every step (dashed)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    p = f12["probe"].groupby("alpha")
+    for col, ls, label in (("trained_features", "-", "trained features"),
+                           ("random_features", "--", "random features")):
+        med, lo, hi = p[col].median(), p[col].min(), p[col].max()
+        axes[0].plot(med.index, med, ls=ls, marker="o", color=COLORS["hessian"], label=label)
+        axes[0].fill_between(med.index, lo, hi, color=COLORS["hessian"], alpha=0.15, lw=0)
+    log_alpha_axis(axes[0])
+    axes[0].set_ylabel("linear-probe test accuracy")
+    axes[0].legend(fontsize=8)
+    colors = plt.cm.viridis(np.linspace(0, 0.85, f12["zero"]["alpha"].nunique()))
+    for c, (a, g) in zip(colors, f12["zero"].groupby("alpha")):
+        axes[1].plot(g["step"], g["zero_logit_fraction"], color=c, label=rf"$\alpha$ = {a:g}")
+    lab = f12["labels"]
+    for c, (a, g) in zip(colors, lab.groupby("alpha")):
+        for kind, ls in (("random", "-"), ("redrawn", "--")):
+            h = g[g["labels"] == kind]
+            axes[2].plot(h["step"], h["zero_logit_fraction"], color=c, ls=ls,
+                         label=rf"$\alpha$ = {a:g}, {kind}")
+    for ax, title in ((axes[1], "dataset labels"), (axes[2], "random labels: fixed (—), redrawn (--)")):
+        ax.set_xlabel("step")
+        ax.set_ylabel("share of samples with zero logits")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(title, fontsize=9)
+    axes[1].legend(fontsize=8)
     return fig

@@ -257,3 +257,15 @@ def test_linear_probe_on_penultimate_features():
     assert 0.0 <= out["test_accuracy"] <= 1.0 and out["train_accuracy"] >= 1.0 / K
     trained = training.train_networks(net, TRAIN, TEST, alphas=[1.0], base_lrs=[0.3], steps=3, **QUIET)
     assert 0.0 <= training.linear_probe(trained.network(net, 1.0, 0.3), TRAIN, TEST)["test_accuracy"] <= 1.0
+
+
+def test_a_grid_whose_cells_all_diverge_reports_nan_rows_and_stops():
+    """Regression: with every cell diverged the engine used to run a step on an empty stack."""
+    from goldilocks_core.experiments.setup import build
+
+    s = build({"arch": "mlp", "dataset": "digits", "widths": [64, 12, 10], "num_samples": 40}, seed=0,
+              dtype=torch.float32)
+    df = training.train_grid(s.model, (s.inputs, s.targets), (s.inputs, s.targets), alphas=[1.0, 10.0],
+                             base_lrs=[1e30], steps=8, log_every=2, progress=False)
+    assert len(df) == 2 * 5 and df.groupby("alpha")["diverged"].last().all()
+    assert df.loc[df["step"] == 8, "train_loss"].isna().all()

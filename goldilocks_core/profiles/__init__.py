@@ -25,7 +25,9 @@ from .appendix_a import AppendixA
 from .appendix_b import AppendixB
 from .appendix_c import AppendixC
 from .appendix_d import AppendixD
+from .appendix_e import AppendixE
 from .features import Features
+from .optimization import Optimization
 from .preliminaries import Preliminaries
 from .revisiting import Revisiting
 from .zone import Zone
@@ -36,7 +38,8 @@ PROFILE_NAMES = ("quick", "offline", "paper")
 
 _CLASSES: dict[str, type[ChapterSettings]] = {
     cls.chapter: cls
-    for cls in (Preliminaries, Zone, Revisiting, Features, AppendixA, AppendixB, AppendixC, AppendixD)
+    for cls in (Preliminaries, Zone, Revisiting, Features, Optimization, AppendixA, AppendixB, AppendixC,
+                AppendixD, AppendixE)
 }
 CHAPTERS = tuple(_CLASSES)
 

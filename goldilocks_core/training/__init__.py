@@ -18,7 +18,7 @@ from .metrics import METRICS
 from .probe import linear_probe, penultimate_features
 from .sharpness import admissibility, initial_sharpness
 from .stacked import StackedNetwork, stack_parameters
-from .uso import train_uso, train_uso_networks
+from .uso import train_uso, train_uso_networks, uso_snapshots
 
 __all__ = [
     "train_grid",
@@ -31,6 +31,7 @@ __all__ = [
     "load_parameters",
     "train_uso",
     "train_uso_networks",
+    "uso_snapshots",
     "initial_sharpness",
     "admissibility",
     "linear_probe",

@@ -87,6 +87,11 @@ def run_chunk(net: StackedNetwork, model, cells, *, degree: int, stream, test_x,
     bar = progress_bar(range(start, steps + 1), enabled=progress, total=steps + 1, initial=start,
                        desc=desc or "training", unit="step")
     for t in bar:
+        if active.numel() == 0:  # every cell diverged: the remaining logged rows are NaN
+            for _ in [s for s in sorted(logged) if s >= t]:
+                for m in METRICS:
+                    rows[m].append(np.full(num, np.nan))
+            break
         x, y = stream.batch(t)
         grads, value, z = net.gradient(params, x, y)
         log = t in logged

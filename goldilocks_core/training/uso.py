@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 from torch import nn
 
-from .grid import GridResult, train_networks
+from .grid import GridResult, load_parameters, train_networks
 
-__all__ = ["train_uso", "train_uso_networks"]
+__all__ = ["train_uso", "train_uso_networks", "uso_snapshots"]
 
 
 def train_uso_networks(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, alphas=(1.0,),
@@ -48,3 +48,24 @@ def train_uso(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, al
     """
     return train_uso_networks(model, train_set, test_set, base_lrs=base_lrs, steps=steps, alphas=alphas,
                               **options).frame
+
+
+def uso_snapshots(model: nn.Module, train_set, test_set, *, base_lr: float, snapshots, **options) -> dict:
+    """The USO parameters θ_t at each step t of ``snapshots`` (App. E, Fig. 11 right).
+
+    One USO run from θ₀ (α = 1, η = η₀), continued segment by segment: gradient descent has no
+    state besides θ, so θ_t equals that of a single run of t steps. Returns ``{t: {name: tensor}}``
+    (``t = 0`` is θ₀ itself).
+    """
+    steps = sorted({int(s) for s in snapshots})
+    if not steps or steps[0] < 0:
+        raise ValueError(f"snapshots must be non-negative step numbers, got {snapshots!r}")
+    current, done, out = model, 0, {}
+    for t in steps:
+        if t > done:
+            res = train_uso_networks(current, train_set, test_set, base_lrs=[base_lr], steps=t - done,
+                                     alphas=(1.0,), log_every=t - done, **options)
+            current = load_parameters(current, res.parameters[(1.0, float(base_lr))])
+            done = t
+        out[t] = {n: p.detach().clone() for n, p in current.named_parameters() if p.requires_grad}
+    return out
