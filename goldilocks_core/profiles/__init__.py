@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._base import ChapterSettings
+from ._base import ChapterSettings, SweepSettings
 from .appendix_a import AppendixA
 from .appendix_b import AppendixB
 from .appendix_c import AppendixC
@@ -32,7 +32,7 @@ from .preliminaries import Preliminaries
 from .revisiting import Revisiting
 from .zone import Zone
 
-__all__ = ["PROFILE_NAMES", "CHAPTERS", "ChapterSettings", "settings", "load_profile", "check_profile"]
+__all__ = ["PROFILE_NAMES", "CHAPTERS", "ChapterSettings", "SweepSettings", "settings", "load_profile", "check_profile"]
 
 PROFILE_NAMES = ("quick", "offline", "paper")
 
