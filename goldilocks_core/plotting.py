@@ -682,6 +682,7 @@ def init_spectra(spectra, curvature=None):
         ax.set_xlabel("eigenvalue index (descending)")
         ax.legend(fontsize=9)
     axes[0, 0].set_ylabel("eigenvalue of the projected matrix")
+    return fig
 
 
 # --- Chapter 5 and Appendix E: training inside and outside the zone (Fig. 7-9, 11, 12) ---------

@@ -48,3 +48,18 @@ def test_claims_rows_verdicts_on_synthetic_inputs():
 def test_bad_settings_are_one_line_errors():
     with pytest.raises(ValueError, match="dense_check_widths"):
         Pr.split_errors({"seed": 0})
+
+
+def test_init_spectra_returns_its_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from goldilocks_core import plotting
+
+    fig = plotting.init_spectra({"net": {"hessian": np.array([2.0, 1.0, -0.5]), "g_term": np.array([2.0, 1.0, 0.0]),
+                                         "h_term": np.array([0.1, 0.0, -0.5])}})
+    assert isinstance(fig, matplotlib.figure.Figure)
+    plt.close(fig)
