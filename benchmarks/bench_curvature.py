@@ -36,7 +36,7 @@ from torch import nn
 from goldilocks_core import models
 from goldilocks_core.curvature import decompose, sweep
 from goldilocks_core.functional import flat_parameters, logits_function
-from goldilocks_core.profiles import alpha_grid
+from goldilocks_core.curvature import alpha_grid
 from goldilocks_core.subspace import random_basis
 
 TARGETS = {

@@ -40,6 +40,7 @@ from torch.func import functional_call, grad
 
 from goldilocks_core import losses, models, training
 from goldilocks_core.data import readers
+from bench_curvature import machine  # noqa: E402  (same folder: one description of the machine)
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 TARGETS = {"grid_speedup_vs_loop": (">=", 3.0)}
@@ -94,18 +95,6 @@ def timeit(fn, device, repeats: int) -> float:
         _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__}"
 
 
 def paper_projection(device, steps: int = 3) -> dict:
