@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-__all__ = ["flat_parameters", "unflatten", "logits_function", "parameter_slices"]
+__all__ = ["flat_parameters", "unflatten", "logits_function", "parameter_slices", "logits_in_chunks"]
 
 
 def flat_parameters(model: nn.Module) -> torch.Tensor:
@@ -46,3 +46,40 @@ def logits_function(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], 
         return functional_call(model, ({**unflatten(model, theta)}, buffers), (x,))
 
     return f
+
+
+def logits_in_chunks(f: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, chunk_size: int, *,
+                     device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                     out_dtype: torch.dtype | None = None, out_device: torch.device | str | None = None
+                     ) -> torch.Tensor:
+    """z = f(x) for every sample, ``chunk_size`` samples at a time and without a graph.
+
+    Parameters
+    ----------
+    f
+        The network (a module or any ``x -> logits`` callable).
+    inputs
+        x, shape ``(N, ...)``.
+    chunk_size
+        Samples per forward pass (bounds the activations' memory).
+    device, dtype
+        Where and in which dtype each chunk of inputs is evaluated (default: as given).
+    out_dtype, out_device
+        Cast and move each chunk's logits (default: as ``f`` returns them).
+
+    Returns
+    -------
+    torch.Tensor
+        The logits of all N samples, ``(N, K)``.
+    """
+    parts = []
+    with torch.no_grad():
+        for i in range(0, inputs.shape[0], chunk_size):
+            x = inputs[i:i + chunk_size]
+            if device is not None or dtype is not None:
+                x = x.to(device=device, dtype=dtype)
+            z = f(x)
+            if out_dtype is not None or out_device is not None:
+                z = z.to(device=out_device, dtype=out_dtype)
+            parts.append(z)
+    return torch.cat(parts)

@@ -9,13 +9,32 @@ import torch
 
 from .validation import check_temperature
 
-__all__ = ["log_probabilities", "probabilities", "cross_entropy", "softmax_entropy", "scale_parameters"]
-
-from .models import scale_parameters  # noqa: E402  (θ → αθ; re-exported for convenience)
+__all__ = ["log_probabilities", "probabilities", "cross_entropy", "softmax_entropy"]
 
 
-def log_probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """log σ_T(z), Eq. 1, computed with log-sum-exp."""
+def log_probabilities(logits: torch.Tensor, temperature: float = 1.0, *, beta: float | None = None) -> torch.Tensor:
+    """log σ_T(z), Eq. 1, computed with log-sum-exp.
+
+    Parameters
+    ----------
+    logits
+        z, shape ``(..., K)``.
+    temperature
+        T > 0: log softmax(z / T).
+    beta
+        Instead of T, the inverse temperature β = α^L/T of Eq. 5 (unscaled logits of an
+        α-scaled network): log softmax(βz), multiplied rather than divided so that β = 10⁹
+        loses nothing. Give one of ``temperature`` and ``beta``.
+
+    Returns
+    -------
+    torch.Tensor
+        log p, same shape and dtype as ``logits``.
+    """
+    if beta is not None:
+        if temperature != 1.0:
+            raise ValueError("give either temperature or beta, not both")
+        return torch.log_softmax(beta * logits, dim=-1)
     t = check_temperature(temperature)
     return torch.log_softmax(logits / t, dim=-1)
 

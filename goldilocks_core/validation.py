@@ -1,9 +1,11 @@
 """Argument checks shared by the package: one-line ``ValueError`` messages."""
 from __future__ import annotations
 
+import numbers
+
 import math
 
-__all__ = ["check_positive", "check_alpha", "check_temperature"]
+__all__ = ["check_positive", "check_alpha", "check_temperature", "check_count"]
 
 
 def check_positive(name: str, value) -> float:
@@ -25,3 +27,12 @@ def check_alpha(alpha) -> float:
 def check_temperature(temperature) -> float:
     """T, the softmax temperature of Eq. 1, must be > 0."""
     return check_positive("temperature", temperature)
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """``int(value)`` or ``ValueError`` unless it is an integer ≥ ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
+    return int(value)

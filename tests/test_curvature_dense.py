@@ -15,7 +15,7 @@ from goldilocks_core import models
 from goldilocks_core.curvature import decompose, sweep_decompositions
 from goldilocks_core.curvature.reference import dense_g_term
 from goldilocks_core.functional import flat_parameters, logits_function
-from goldilocks_core.losses import scale_parameters
+from goldilocks_core.models import scale_parameters
 from goldilocks_core.subspace import random_basis
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")

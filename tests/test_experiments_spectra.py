@@ -1,11 +1,12 @@
-"""The spectra driver of App. A: lockstep SLQ, top eigenvalues, outlier counts, H-term blocks."""
+"""The spectra driver of App. A and the SLQ it rests on: block SLQ, top eigenvalues, outlier counts,
+H-term blocks."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from goldilocks_core import models
-from goldilocks_core.estimators import hessian_operator, slq_quadrature
+from goldilocks_core.estimators import RitzValues, hessian_operator, slq, slq_quadrature, top_ritz_values
 from goldilocks_core.experiments import spectra as S
 from goldilocks_core.experiments.setup import Setting
 
@@ -29,35 +30,35 @@ def spiked(dim=300, spikes=(10.0, 6.0, 4.0), seed=0):
     return W, W + U @ np.diag(spikes) @ U.T
 
 
-def test_lockstep_slq_draws_the_same_probes_and_nodes_as_the_package():
+def test_block_slq_draws_the_same_probes_and_nodes_as_one_probe_at_a_time():
     _, A = spiked()
     nodes, weights = slq_quadrature(A, num_probes=5, lanczos_steps=40, generator=3, progress=False)
     for block in (None, 2):
-        r = S.lockstep_slq(A, num_probes=5, lanczos_steps=40, generator=3, probe_block=block, progress=False)
+        r = slq(A, num_probes=5, lanczos_steps=40, generator=3, probe_block=block, progress=False)
         np.testing.assert_allclose(r.nodes, nodes, atol=1e-11)
         np.testing.assert_allclose(r.weights, weights, atol=1e-13)
         assert r.weights.sum() == pytest.approx(1.0, abs=1e-12)
         assert len(r.ritz) == 5
 
 
-def test_lockstep_slq_stops_on_an_invariant_subspace():
+def test_slq_stops_on_an_invariant_subspace():
     A = np.diag([0.0, 1.0, 2.0, 3.0])  # a Rademacher probe spans the whole space in 4 steps
-    r = S.lockstep_slq(A, num_probes=3, lanczos_steps=10, generator=0, progress=False)
+    r = slq(A, num_probes=3, lanczos_steps=10, generator=0, progress=False)
     np.testing.assert_allclose(np.sort(r.nodes), np.repeat([0.0, 1.0, 2.0, 3.0], 3), atol=1e-12)
     np.testing.assert_allclose(r.weights, 1 / 12, atol=1e-12)  # (±1/2)² per node, / 3 probes
-    zero = S.lockstep_slq(np.zeros((5, 5)), num_probes=2, lanczos_steps=4, generator=0, progress=False)
+    zero = slq(np.zeros((5, 5)), num_probes=2, lanczos_steps=4, generator=0, progress=False)
     np.testing.assert_array_equal(zero.nodes, [0.0, 0.0])
 
 
 def test_top_ritz_values_are_the_top_eigenvalues_of_a_spiked_matrix():
     _, A = spiked()
     exact = np.linalg.eigvalsh(A)[::-1]
-    r = S.lockstep_slq(A, num_probes=4, lanczos_steps=60, generator=1, progress=False)
-    top = S.top_ritz_values(r.ritz, 5)
+    r = slq(A, num_probes=4, lanczos_steps=60, generator=1, progress=False)
+    top = top_ritz_values(r.ritz, 5)
     np.testing.assert_allclose(top.values[:3], exact[:3], rtol=1e-10)
     assert np.all(top.values <= exact[:5] + 1e-10)  # interlacing: Ritz values are lower bounds
     assert np.all(np.abs(top.values - exact[:5]) <= top.residuals + 1e-10)
-    short = S.top_ritz_values([S.RitzValues(np.array([2.0, 1.0]), np.zeros(2))], 4)
+    short = top_ritz_values([RitzValues(np.array([2.0, 1.0]), np.zeros(2))], 4)
     assert np.isnan(short.values[2:]).all()
 
 
@@ -151,7 +152,7 @@ def fake_point(alpha, h_top, g_top, hterm_top, hterm_bottom, margin=0.1, residua
     def term(name, top, bottom):
         top = np.asarray(top, dtype=float)
         res = np.zeros_like(top) if residuals is None else np.asarray(residuals, dtype=float)
-        return S.TermSpectrum(name, None, S.RitzValues(top, res), bottom, 1.0, 0.1, 4.0, 0.1)
+        return S.TermSpectrum(name, None, RitzValues(top, res), bottom, 1.0, 0.1, 4.0, 0.1)
     terms = {"hessian": term("hessian", h_top, hterm_bottom), "g_term": term("g_term", g_top, 0.0),
              "h_term": term("h_term", hterm_top, hterm_bottom)}
     edge = max(abs(hterm_top[0]), abs(hterm_bottom))

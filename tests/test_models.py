@@ -5,7 +5,8 @@ from torch import nn
 
 from goldilocks_core import models
 from goldilocks_core.functional import flat_parameters, logits_function, unflatten
-from goldilocks_core.losses import cross_entropy, probabilities, scale_parameters, softmax_entropy
+from goldilocks_core.losses import cross_entropy, probabilities, softmax_entropy
+from goldilocks_core.models import scale_parameters
 
 
 def test_parameter_counts_match_the_paper():

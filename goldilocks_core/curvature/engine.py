@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..devices import default_dtype
+from ..functional import logits_in_chunks
 from ..progress import progress_enabled
 from ..subspace import check_basis
 from .hvp import GenericNetwork
@@ -127,12 +128,8 @@ def _chunk_size(chunk_size, network, inputs, d) -> int:
 
 
 def _all_logits(network, inputs: torch.Tensor, step: int) -> torch.Tensor:
-    parts = []
-    with torch.no_grad():
-        for i in range(0, inputs.shape[0], step):
-            x = inputs[i:i + step].to(device=network.device, dtype=network.dtype)
-            parts.append(network.logits(x).to(torch.float64))
-    z = torch.cat(parts)
+    z = logits_in_chunks(network.logits, inputs, step, device=network.device, dtype=network.dtype,
+                         out_dtype=torch.float64)
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(f"the model must output logits of shape (N, K) with K ≥ 2, got {tuple(z.shape)}")
     if not torch.isfinite(z).all():

@@ -7,7 +7,7 @@ The model is used as a pure function z = f(θ, x) of its flat parameters
   the d columns (one pass; Eq. 4's Jacobian, projected).
 * the H-term Rᵀ∇²s R of s(θ) = Σ_n Σ_k r_nk z_nk(θ) (r = p − y held fixed) by
   forward-over-reverse: ``jvp`` of ``grad(s)`` along each basis column, ``vmap``-ed over
-  columns (in blocks of ``directions_per_pass`` to bound memory), then Rᵀ·.
+  the columns (memory is bounded by the engine's sample chunks), then Rᵀ·.
 
 This path makes no assumption on the architecture; :mod:`.layerwise` is faster for
 bias-free sequential ReLU networks and is preferred for them by ``method="auto"``.
@@ -33,14 +33,12 @@ class _State:
 class GenericNetwork:
     """Any classifier as f(θ, x); θ is a cast copy of the trainable parameters."""
 
-    def __init__(self, model: nn.Module, *, dtype: torch.dtype, device: torch.device,
-                 directions_per_pass: int | None = None):
+    def __init__(self, model: nn.Module, *, dtype: torch.dtype, device: torch.device):
         self.model = model
         self.f = logits_function(model)
         self.theta = flat_parameters(model).to(device=device, dtype=dtype)
         self.num_params = self.theta.numel()
         self.dtype, self.device = dtype, device
-        self.directions_per_pass = directions_per_pass
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.f(self.theta, x)
@@ -48,14 +46,9 @@ class GenericNetwork:
     def basis_blocks(self, basis: torch.Tensor) -> list[torch.Tensor]:
         return [basis.T.contiguous()]  # (d, P)
 
-    def _blocks_of(self, V: torch.Tensor):
-        step = self.directions_per_pass or V.shape[0]
-        return [V[i:i + step] for i in range(0, V.shape[0], step)]
-
     def prepare(self, x: torch.Tensor, blocks: list[torch.Tensor], *, h_term: bool = True) -> _State:
         f = lambda t: self.f(t, x)  # noqa: E731
-        parts = [vmap(lambda v: jvp(f, (self.theta,), (v,))[1])(V) for V in self._blocks_of(blocks[0])]
-        z_dot = torch.cat(parts)  # (d, n, K)
+        z_dot = vmap(lambda v: jvp(f, (self.theta,), (v,))[1])(blocks[0])  # (d, n, K)
         return _State(z_dot.permute(1, 2, 0).contiguous(), x)
 
     def h_term(self, state: _State, residuals: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
@@ -67,7 +60,7 @@ class GenericNetwork:
 
         Rt = blocks[0]
         R64 = self._float64_basis(Rt)
-        H = torch.cat([vmap(hvp)(V).to(torch.float64) @ R64 for V in self._blocks_of(Rt)])  # (d, d)
+        H = vmap(hvp)(Rt).to(torch.float64) @ R64  # (d, d)
         return 0.5 * (H + H.T)
 
     def _float64_basis(self, Rt: torch.Tensor) -> torch.Tensor:

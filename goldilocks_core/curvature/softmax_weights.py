@@ -24,14 +24,16 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["SoftmaxStatistics", "softmax_statistics", "g_term_rows", "normalised_residuals", "log_probabilities"]
+from ..losses import log_probabilities as _log_probabilities
+
+__all__ = ["SoftmaxStatistics", "softmax_statistics", "g_term_rows", "normalised_residuals"]
 
 _NEG_INF = -math.inf
 
 
-def log_probabilities(logits: torch.Tensor, beta: float) -> torch.Tensor:
-    """log σ(βz) in float64, by log-sum-exp (Eq. 1 with T' = 1/β)."""
-    return torch.log_softmax(beta * logits.to(torch.float64), dim=-1)
+def _log_p64(logits: torch.Tensor, beta: float) -> torch.Tensor:
+    """log σ(βz) in float64 (Eq. 1 with T' = 1/β; :func:`goldilocks_core.losses.log_probabilities`)."""
+    return _log_probabilities(logits.to(torch.float64), beta=beta)
 
 
 def _logsumexp_except(logp: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -59,7 +61,7 @@ class SoftmaxStatistics:
 
 def softmax_statistics(logits: torch.Tensor, targets: torch.Tensor, beta: float) -> SoftmaxStatistics:
     """Loss, mean entropy and the G/H log scales of σ(βz) over all samples (float64)."""
-    logp = log_probabilities(logits, beta)
+    logp = _log_p64(logits, beta)
     p = logp.exp()
     loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
     plogp = torch.where(p > 0, p * logp, torch.zeros_like(p))
@@ -81,7 +83,7 @@ def g_term_rows(jacobian: torch.Tensor, logits: torch.Tensor, beta: float, log_s
     if log_scale == _NEG_INF:
         return jacobian.new_zeros(n, K, d)
     dtype = jacobian.dtype
-    logp = log_probabilities(logits, beta)
+    logp = _log_p64(logits, beta)
     top = logp.argmax(-1)
     c_n = _logsumexp_except(logp, top)  # log ε_n
     alive = torch.isfinite(c_n)
@@ -106,7 +108,7 @@ def g_term_rows(jacobian: torch.Tensor, logits: torch.Tensor, beta: float, log_s
 def normalised_residuals(logits: torch.Tensor, targets: torch.Tensor, beta: float, log_scale: float,
                          dtype: torch.dtype | None = None) -> torch.Tensor:
     """r̂ = (p − y)·exp(−c_H), entries in [−1, 1], with p = σ(βz) (float64 unless ``dtype``)."""
-    logp = log_probabilities(logits, beta)
+    logp = _log_p64(logits, beta)
     if log_scale == _NEG_INF:
         out = torch.zeros_like(logp)
     else:

@@ -19,7 +19,7 @@ from .lanczos_1950 import (
     lanczos,
     ritz_values,
     sharpness,
-    spectral_norm,
+    operator_norm,
     top_eigenvalues,
 )
 from .operators import (
@@ -33,7 +33,16 @@ from .operators import (
     hessian_vector_product,
 )
 from .positive_curvature import PositiveCurvatureEstimate, positive_curvature_estimate, positive_curvature_exact
-from .slq_ubaru_2017 import SpectralDensity, gaussian_density, slq_quadrature, spectral_density
+from .slq_ubaru_2017 import (
+    RitzValues,
+    SLQResult,
+    SpectralDensity,
+    gaussian_density,
+    slq,
+    slq_quadrature,
+    spectral_density,
+    top_ritz_values,
+)
 
 __all__ = [
     "TERMS",
@@ -58,10 +67,14 @@ __all__ = [
     "ritz_values",
     "top_eigenvalues",
     "bottom_eigenvalues",
-    "spectral_norm",
+    "operator_norm",
     "sharpness",
     "SpectralDensity",
     "slq_quadrature",
+    "slq",
+    "SLQResult",
+    "RitzValues",
+    "top_ritz_values",
     "gaussian_density",
     "spectral_density",
 ]

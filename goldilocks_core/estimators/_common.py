@@ -8,7 +8,9 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-__all__ = ["Estimate", "check_count", "as_square_operator", "Probes", "apply_blocks"]
+from ..validation import check_count
+
+__all__ = ["Estimate", "as_square_operator", "Probes", "apply_blocks"]
 
 
 class Estimate(NamedTuple):
@@ -20,15 +22,6 @@ class Estimate(NamedTuple):
 
     def __float__(self) -> float:
         return float(self.value)
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-    """``int(value)`` or ``ValueError`` unless it is an integer ≥ ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return int(value)
 
 
 def as_square_operator(op) -> LinearOperator:

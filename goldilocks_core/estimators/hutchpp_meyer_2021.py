@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Estimate, Probes, apply_blocks, as_square_operator, check_count
+from ._common import Estimate, Probes, apply_blocks, as_square_operator
+from ..validation import check_count
 
 __all__ = ["hutchpp_trace", "hutchpp_squared_frobenius"]
 

@@ -17,7 +17,8 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
 from ..validation import check_positive
-from ._common import Probes, as_square_operator, check_count
+from ._common import Probes, as_square_operator
+from ..validation import check_count
 
 __all__ = [
     "lanczos_block",
@@ -26,7 +27,7 @@ __all__ = [
     "ritz_values",
     "top_eigenvalues",
     "bottom_eigenvalues",
-    "spectral_norm",
+    "operator_norm",
     "sharpness",
 ]
 
@@ -157,8 +158,9 @@ def bottom_eigenvalues(op, k: int = 1, **kwargs):
     return top_eigenvalues(op, k, which="SA", **kwargs)
 
 
-def spectral_norm(op, **kwargs) -> float:
-    """‖A‖₂ = max |λ| of a symmetric operator (``which="LM"``)."""
+def operator_norm(op, **kwargs) -> float:
+    """‖A‖₂ = max |λ| of a symmetric operator by Lanczos (``which="LM"``); for small dense
+    (batched) matrices use :func:`goldilocks_core.curvature.spectral_norm`."""
     return float(abs(top_eigenvalues(op, 1, which="LM", **kwargs)[0]))
 
 

@@ -27,7 +27,7 @@ from ..functional import flat_parameters, logits_function, parameter_slices
 from ..models import homogeneity_degree, inverse_temperature, resolve_degree
 from ..validation import check_alpha, check_temperature
 from . import products
-from ._common import check_count
+from ..validation import check_count
 
 __all__ = [
     "TERMS",
@@ -112,7 +112,7 @@ class CurvatureOperator(LinearOperator):
             except ValueError as err:
                 raise ValueError(
                     f"alpha != 1 needs a homogeneous model (f_αθ = α^L f_θ): {err}; "
-                    "scale it explicitly with losses.scale_parameters and use alpha=1"
+                    "scale it explicitly with models.scale_parameters and use alpha=1"
                 ) from None
         else:
             degree = resolve_degree(model, degree)  # an explicit L must agree with the model's

@@ -8,19 +8,25 @@ polynomials of degree ≤ 2m − 1. Averaging over probes estimates (1/P) Tr f(A
 spectral density φ(t) = (1/P) Σ_i δ(t − λ_i); replacing δ by a Gaussian of width σ gives a
 smooth density that integrates to 1 (the bulk + outlier pictures of App. A of Vysogorets
 et al., 2024). The density's mean is the probes' average Rayleigh quotient ≈ Tr(A)/P.
+
+One pass gives more than the density (:func:`slq`): each probe's Ritz values with their
+residual bounds |β_m U_{m,j}| (extreme eigenvalues for free) and the Hutchinson samples
+P·T₁₁ and P·(T₁₁² + T₁₂²) of Tr(A) and ‖A‖_F².
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from ..progress import progress_bar
 from ..validation import check_positive
-from ._common import Probes, as_square_operator, check_count
+from ._common import Probes, as_square_operator
+from ..validation import check_count
 from .lanczos_1950 import lanczos_block, ritz_values
 
-__all__ = ["SpectralDensity", "slq_quadrature", "gaussian_density", "spectral_density"]
+__all__ = ["SpectralDensity", "RitzValues", "SLQResult", "slq", "slq_quadrature", "top_ritz_values",
+           "gaussian_density", "spectral_density"]
 
 
 class SpectralDensity(NamedTuple):
@@ -33,28 +39,111 @@ class SpectralDensity(NamedTuple):
     sigma: float
 
 
+class RitzValues(NamedTuple):
+    """Ritz values of one Lanczos run (descending) and their residual bounds ‖Ay − θy‖."""
+
+    values: np.ndarray
+    residuals: np.ndarray
+
+
+class SLQResult(NamedTuple):
+    """One SLQ pass: quadrature nodes and weights (all probes; Σ weights = 1), each probe's
+    Ritz values, the operator's size P, and the Hutchinson estimates of Tr(A) and ‖A‖_F²
+    (with standard errors over probes) read off the tridiagonals."""
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    ritz: list[RitzValues]
+    dim: int
+    trace: float
+    trace_standard_error: float
+    squared_frobenius: float
+    squared_frobenius_standard_error: float
+
+
+def _moments(run_alphas: list[np.ndarray], run_betas: list[np.ndarray], dim: int):
+    """Per-probe Hutchinson samples from each tridiagonal: P·T₁₁ and P·(T₁₁² + T₁₂²)."""
+    a1 = np.array([a[0] for a in run_alphas])
+    b1 = np.array([b[0] if b.size else 0.0 for b in run_betas])
+    tr, f2 = dim * a1, dim * (a1**2 + b1**2)
+    n = tr.size
+    se = (lambda x: float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"))
+    return float(tr.mean()), se(tr), float(f2.mean()), se(f2)
+
+
+def slq(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None, probe_block: int | None = None,
+        progress: bool = True) -> SLQResult:
+    """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), probes advanced in blocks.
+
+    Parameters
+    ----------
+    op
+        A symmetric P × P operator (``LinearOperator``, array or tensor).
+    num_probes, lanczos_steps
+        Normalised Rademacher probes drawn from ``generator`` (in this order, whatever the
+        block size) and Lanczos steps per probe.
+    probe_block
+        Probes advanced together, one ``matmat`` per step (default: all); memory grows as
+        probe_block·steps·P.
+
+    Returns
+    -------
+    SLQResult
+        Nodes θ_j and weights τ_j = U_{1j}²/num_probes, so Σ τ f(θ) ≈ (1/P) Tr f(A); every
+        probe's Ritz values (descending) with residual bounds; Tr(A) and ‖A‖_F² estimates.
+    """
+    op = as_square_operator(op)
+    num_probes = check_count("num_probes", num_probes)
+    steps = check_count("lanczos_steps", lanczos_steps)
+    block = num_probes if probe_block is None else check_count("probe_block", probe_block)
+    dim = op.shape[0]
+    probes = Probes(generator)
+    V = np.concatenate([probes.rademacher(dim, 1) for _ in range(num_probes)], axis=1)
+    nodes, weights, ritz, alphas, betas = [], [], [], [], []
+    starts = range(0, num_probes, block)
+    for start in progress_bar(starts, enabled=progress and len(starts) > 1, desc="SLQ"):
+        for result, last in lanczos_block(op, V[:, start:start + block], steps):
+            theta, U = ritz_values(result, return_vectors=True)
+            nodes.append(theta)
+            weights.append(U[0, :] ** 2 / num_probes)
+            order = np.argsort(theta)[::-1]
+            ritz.append(RitzValues(theta[order], np.abs(last * U[-1, order])))
+            alphas.append(result.alphas)
+            betas.append(result.betas)
+    return SLQResult(np.concatenate(nodes), np.concatenate(weights), ritz, dim, *_moments(alphas, betas, dim))
+
+
 def slq_quadrature(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None,
                    probe_block: int = 1, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-quadrature nodes and weights of ``num_probes`` normalised Rademacher probes.
 
     Returns two 1-D arrays (all probes concatenated); the weights of each probe sum to
-    1/``num_probes``, so Σ w f(node) ≈ (1/P) Tr f(A). ``probe_block`` probes advance together
-    (:func:`lanczos_block`, one ``matmat`` per step); memory grows as probe_block·steps·P.
+    1/``num_probes``, so Σ w f(node) ≈ (1/P) Tr f(A). The nodes and weights of :func:`slq`.
     """
-    op = as_square_operator(op)
-    num_probes = check_count("num_probes", num_probes)
-    steps = check_count("lanczos_steps", lanczos_steps)
-    block = check_count("probe_block", probe_block)
-    probes = Probes(generator)
-    V = np.concatenate([probes.rademacher(op.shape[0], 1) for _ in range(num_probes)], axis=1)
-    nodes, weights = [], []
-    starts = range(0, num_probes, block)
-    for start in progress_bar(starts, enabled=progress and len(starts) > 1, desc="SLQ"):
-        for result, _ in lanczos_block(op, V[:, start:start + block], steps):
-            theta, U = ritz_values(result, return_vectors=True)
-            nodes.append(theta)
-            weights.append(U[0, :] ** 2 / num_probes)
-    return np.concatenate(nodes), np.concatenate(weights)
+    result = slq(op, num_probes=num_probes, lanczos_steps=lanczos_steps, generator=generator,
+                 probe_block=probe_block, progress=progress)
+    return result.nodes, result.weights
+
+
+def top_ritz_values(ritz: Sequence[RitzValues], k: int) -> RitzValues:
+    """The k largest eigenvalues as the best Ritz lower bounds over several Lanczos runs.
+
+    By Cauchy interlacing the j-th largest Ritz value of any run is ≤ λ_j, so the maximum
+    over runs is the sharpest lower bound; its residual bounds |λ − θ| for the nearest
+    eigenvalue λ. Ranks that a short run does not reach are ``nan``.
+    """
+    k = check_count("k", k)
+    values = np.full((len(ritz), k), -np.inf)
+    residuals = np.full((len(ritz), k), np.inf)
+    for i, r in enumerate(ritz):
+        n = min(k, r.values.size)
+        values[i, :n], residuals[i, :n] = r.values[:n], r.residuals[:n]
+    best = np.argmax(values, axis=0)
+    top = values[best, np.arange(k)]
+    res = residuals[best, np.arange(k)]
+    missing = ~np.isfinite(top)
+    top[missing], res[missing] = np.nan, np.nan
+    return RitzValues(top, res)
 
 
 def gaussian_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, sigma: float) -> np.ndarray:

@@ -34,9 +34,10 @@ from torch import nn
 
 from .. import data as _data
 from ..curvature import decompose, positive_curvature, projected_jacobian
-from ..curvature.softmax_weights import g_term_rows, log_probabilities, softmax_statistics
+from ..curvature.softmax_weights import g_term_rows, softmax_statistics
 from ..devices import default_dtype, resolve_device
-from ..losses import cross_entropy
+from ..functional import logits_in_chunks
+from ..losses import cross_entropy, log_probabilities
 from ..models import homogeneity_degree, num_parameters
 from ..progress import progress_bar
 from ..random_logit import (
@@ -114,11 +115,7 @@ def _check_int(name: str, value, minimum: int = 1) -> int:
 
 def _logits(model: nn.Module, inputs: torch.Tensor, chunk_size: int) -> torch.Tensor:
     """Unscaled logits of every sample, float64 on the CPU, without a graph."""
-    parts = []
-    with torch.no_grad():
-        for i in range(0, inputs.shape[0], chunk_size):
-            parts.append(model(inputs[i:i + chunk_size]).to(torch.float64).cpu())
-    return torch.cat(parts)
+    return logits_in_chunks(model, inputs, chunk_size, out_dtype=torch.float64, out_device="cpu")
 
 
 def _params(model: nn.Module) -> list[torch.Tensor]:
@@ -213,11 +210,11 @@ def g_term_curvature(jacobian: torch.Tensor, logits: torch.Tensor, betas: Sequen
 
 
 def _probabilities(logits: torch.Tensor, beta: float) -> torch.Tensor:
-    return log_probabilities(logits, beta).exp()
+    return log_probabilities(logits.to(torch.float64), beta=beta).exp()
 
 
 def _entropy(logits: torch.Tensor, beta: float) -> torch.Tensor:
-    logp = log_probabilities(logits, beta)
+    logp = log_probabilities(logits.to(torch.float64), beta=beta)
     p = logp.exp()
     return -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(-1)
 

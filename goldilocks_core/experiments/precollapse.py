@@ -32,6 +32,7 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from .. import curvature, estimators, subspace
+from ..functional import logits_in_chunks
 from ..models import homogeneity_degree, inverse_temperature, resolve_degree
 from ..progress import progress_bar
 from ..validation import check_alpha, check_positive
@@ -195,8 +196,7 @@ def sample_logits(model: nn.Module, inputs, *, chunk_size: int | None = None) ->
     """z^μ = f_θ(x^μ) of the unscaled network, (N, K), computed ``chunk_size`` samples at a time."""
     x = _check_inputs(inputs)
     step = _chunk(chunk_size, x.shape[0])
-    with torch.no_grad():
-        return torch.cat([model(x[i:i + step]) for i in range(0, x.shape[0], step)])
+    return logits_in_chunks(model, x, step)
 
 
 def sample_entropies(model: nn.Module, inputs, alphas: Sequence[float], *, temperature: float = 1.0,

@@ -9,11 +9,6 @@ Péché 2005): once ‖G‖₂ falls below the H-term's bulk, the outliers sink 
 
 This driver measures that picture for one network at several (α, T):
 
-* :func:`lockstep_slq` — stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), all
-  probes advanced together so that every step is one block product (``matmat``). It
-  draws the same probes and returns the same nodes and weights as
-  :func:`goldilocks_core.estimators.slq_quadrature`, plus each probe's top Ritz values
-  with their residual bounds, which give the extreme eigenvalues for free.
 * :func:`count_outliers` — the number of eigenvalues above the bulk edge ‖H-term‖₂.
 * :func:`measure_spectra` — densities on a common grid, top eigenvalues, SLQ traces and
   Frobenius norms and outlier counts of the three terms, for a list of α.
@@ -31,19 +26,13 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..estimators import SpectralDensity, gaussian_density, hessian_operator
-from ..estimators.lanczos_1950 import lanczos_block, ritz_values
-from ..estimators._common import Probes, as_square_operator, check_count
+from ..estimators import RitzValues, SpectralDensity, gaussian_density, hessian_operator, slq, top_ritz_values
 from ..functional import parameter_slices
 from ..progress import progress_bar
-from ..validation import check_alpha, check_positive, check_temperature
+from ..validation import check_alpha, check_count, check_positive, check_temperature
 
 __all__ = [
     "TERMS",
-    "RitzValues",
-    "LockstepSLQ",
-    "lockstep_slq",
-    "top_ritz_values",
     "count_outliers",
     "TermSpectrum",
     "SpectraPoint",
@@ -55,62 +44,6 @@ __all__ = [
 ]
 
 TERMS = ("hessian", "g_term", "h_term")
-
-
-class RitzValues(NamedTuple):
-    """Ritz values of one Lanczos run (descending) and their residual bounds ‖Ay − θy‖."""
-
-    values: np.ndarray
-    residuals: np.ndarray
-
-
-class LockstepSLQ(NamedTuple):
-    """SLQ nodes and weights (all probes; Σ weights = 1) and each probe's Ritz values."""
-
-    nodes: np.ndarray
-    weights: np.ndarray
-    ritz: list[RitzValues]
-    dim: int
-
-
-def lockstep_slq(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None,
-                 probe_block: int | None = None, progress: bool = True) -> LockstepSLQ:
-    """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017) with block products.
-
-    Draws ``num_probes`` normalised Rademacher probes exactly as
-    :func:`goldilocks_core.estimators.slq_quadrature` does, runs ``lanczos_steps``
-    Lanczos steps from each (``probe_block`` probes at a time, default all, sharing one
-    ``matmat`` per step) and returns the Gauss-quadrature nodes and weights (the weights of
-    each probe sum to 1/``num_probes``) and every probe's Ritz values, descending, with the
-    residual bounds |β_m U_{m,j}|.
-    """
-    op = as_square_operator(op)
-    num_probes = check_count("num_probes", num_probes)
-    steps = check_count("lanczos_steps", lanczos_steps)
-    result, _ = _slq_with_moments(op, num_probes=num_probes, lanczos_steps=steps, generator=generator,
-                                  probe_block=probe_block, progress=progress)
-    return result
-
-
-def top_ritz_values(ritz: Sequence[RitzValues], k: int) -> RitzValues:
-    """The k largest eigenvalues as the best Ritz lower bounds over several Lanczos runs.
-
-    By Cauchy interlacing the j-th largest Ritz value of any run is ≤ λ_j, so the maximum
-    over runs is the sharpest lower bound; its residual bounds |λ − θ| for the nearest
-    eigenvalue λ. Ranks that a short run does not reach are ``nan``.
-    """
-    k = check_count("k", k)
-    values = np.full((len(ritz), k), -np.inf)
-    residuals = np.full((len(ritz), k), np.inf)
-    for i, r in enumerate(ritz):
-        n = min(k, r.values.size)
-        values[i, :n], residuals[i, :n] = r.values[:n], r.residuals[:n]
-    best = np.argmax(values, axis=0)
-    top = values[best, np.arange(k)]
-    res = residuals[best, np.arange(k)]
-    missing = ~np.isfinite(top)
-    top[missing], res[missing] = np.nan, np.nan
-    return RitzValues(top, res)
 
 
 def count_outliers(eigenvalues, edge: float, *, margin: float = 0.0) -> int:
@@ -188,37 +121,6 @@ class SpectraPoint:
     outliers: dict[str, int] = field(default_factory=dict)
 
 
-def _moments(run_alphas: list[np.ndarray], run_betas: list[np.ndarray], dim: int):
-    """Per-probe Hutchinson samples from each tridiagonal: P·T₁₁ and P·(T₁₁² + T₁₂²)."""
-    a1 = np.array([a[0] for a in run_alphas])
-    b1 = np.array([b[0] if b.size else 0.0 for b in run_betas])
-    tr, f2 = dim * a1, dim * (a1**2 + b1**2)
-    n = tr.size
-    se = (lambda x: float(x.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"))
-    return float(tr.mean()), se(tr), float(f2.mean()), se(f2)
-
-
-def _slq_with_moments(op, *, num_probes, lanczos_steps, generator, probe_block, progress):
-    """:func:`lockstep_slq` plus the per-probe first moments (one pass)."""
-    dim = op.shape[0]
-    block = num_probes if probe_block is None else check_count("probe_block", probe_block)
-    probes = Probes(generator)
-    V = np.concatenate([probes.rademacher(dim, 1) for _ in range(num_probes)], axis=1)
-    nodes, weights, ritz, alphas, betas = [], [], [], [], []
-    starts = range(0, num_probes, block)
-    for start in progress_bar(starts, enabled=progress and len(starts) > 1, desc="SLQ blocks"):
-        for result, last in lanczos_block(op, V[:, start:start + block], lanczos_steps):
-            a, b = result.alphas, result.betas
-            theta, U = ritz_values(result, return_vectors=True)
-            nodes.append(theta)
-            weights.append(U[0, :] ** 2 / num_probes)
-            order = np.argsort(theta)[::-1]
-            ritz.append(RitzValues(theta[order], np.abs(last * U[-1, order])))
-            alphas.append(a)
-            betas.append(b)
-    return LockstepSLQ(np.concatenate(nodes), np.concatenate(weights), ritz, dim), _moments(alphas, betas, dim)
-
-
 def measure_spectra(
     setting,
     alphas: Sequence[float],
@@ -248,7 +150,7 @@ def measure_spectra(
         Which of ``"hessian"``, ``"g_term"``, ``"h_term"``; the H-term is always measured,
         because its spectral norm is the bulk edge.
     num_probes, lanczos_steps, probe_block
-        SLQ settings (:func:`lockstep_slq`); the same probes (seeded by ``seed``) for
+        SLQ settings (:func:`goldilocks_core.estimators.slq`); the same probes (seeded by ``seed``) for
         every term and every α.
     num_top
         How many extreme eigenvalues to keep (best Ritz values over the probes).
@@ -281,30 +183,31 @@ def measure_spectra(
 
     points = []
     jobs = [(a, t) for a in alphas for t in wanted]
-    raw: dict[tuple[float, str], tuple[LockstepSLQ, tuple]] = {}
+    raw = {}
     for alpha, term in progress_bar(jobs, enabled=progress, desc="spectra"):
         op = hessian_operator(setting.model, setting.inputs, setting.targets, alpha=alpha,
                               temperature=temperature, term=term, chunk_size=chunk_size)
-        raw[alpha, term] = _slq_with_moments(op, num_probes=num_probes, lanczos_steps=lanczos_steps,
-                                             generator=seed, probe_block=probe_block, progress=False)
+        raw[alpha, term] = slq(op, num_probes=num_probes, lanczos_steps=lanczos_steps, generator=seed,
+                               probe_block=probe_block, progress=False)
     for alpha in alphas:
         runs = {t: raw[alpha, t] for t in wanted}
-        every = np.concatenate([r.nodes for r, _ in runs.values()])
+        every = np.concatenate([r.nodes for r in runs.values()])
         lo, hi = float(every.min()), float(every.max())
         span = hi - lo
-        h_nodes = runs["h_term"][0].nodes
+        h_nodes = runs["h_term"].nodes
         bulk = float(h_nodes.max() - h_nodes.min())  # m Lanczos steps resolve ≈ bulk / m
         sigma = max(span / resolution, bulk / lanczos_steps)
         if not sigma > 0:
             sigma = max(abs(hi), 1.0) * 1e-3
         grid = np.linspace(lo - 6 * sigma, hi + 6 * sigma, num_points)
         spectra = {}
-        for term, (r, (tr, tr_se, f2, f2_se)) in runs.items():
+        for term, r in runs.items():
             density = SpectralDensity(grid, gaussian_density(r.nodes, r.weights, grid, sigma),
                                       r.nodes, r.weights, float(sigma))
             bottom = float(min(v.values[-1] for v in r.ritz))
-            spectra[term] = TermSpectrum(term, density, top_ritz_values(r.ritz, num_top), bottom,
-                                         tr, tr_se, f2, f2_se)
+            spectra[term] = TermSpectrum(term, density, top_ritz_values(r.ritz, num_top), bottom, r.trace,
+                                         r.trace_standard_error, r.squared_frobenius,
+                                         r.squared_frobenius_standard_error)
         edge = spectra["h_term"].spectral_norm
         outliers = {t: count_outliers(spectra[t].top.values, edge, margin=margin)
                     for t in ("hessian", "g_term") if t in spectra}

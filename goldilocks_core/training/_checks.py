@@ -1,11 +1,10 @@
 """Argument checks of the training engine: one-line ``ValueError`` messages."""
 from __future__ import annotations
 
-import numbers
 
 import torch
 
-from ..validation import check_positive
+from ..validation import check_count, check_positive
 
 __all__ = ["LABELS", "RULES", "check_values", "check_count", "check_labels", "check_dataset"]
 
@@ -26,16 +25,6 @@ def check_values(name: str, values) -> tuple[float, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"{name} has duplicate values: {list(out)}")
     return out
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-    """An integer ≥ ``minimum`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def check_labels(labels) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..estimators import hessian_operator, spectral_norm
+from ..estimators import hessian_operator, operator_norm
 from ..estimators.lanczos_1950 import lanczos, ritz_values
 from ..models import resolve_degree
 from ._checks import check_count, check_dataset, check_values
@@ -54,7 +54,7 @@ def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float
     for a in alphas:
         op = hessian_operator(net, x, y, alpha=a, temperature=temperature, degree=L, chunk_size=chunk_size)
         if lanczos_steps is None:
-            values.append(spectral_norm(op, tol=tol, generator=generator))
+            values.append(operator_norm(op, tol=tol, generator=generator))
         else:
             ritz = ritz_values(lanczos(op, check_count("lanczos_steps", lanczos_steps), generator=generator))
             values.append(float(np.abs(ritz).max()))
