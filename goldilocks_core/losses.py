@@ -2,6 +2,12 @@
 
 p = σ_T(z) = softmax(z / T) and ℓ(p, y) = −log p_y. Everything goes through
 ``log_softmax`` so that extreme scales (α = 10³, T = 10⁻⁹) give finite values.
+
+The Hessian of ℓ in the logits, ∇²_z ℓ = diag(p) − ppᵀ (Eq. 4), has the centred factor
+B(p) = diag(√p)(I − 1pᵀ) with BᵀB = diag(p) − ppᵀ: :func:`centred_softmax_factor` forms it,
+:func:`centred_factor_product` and :func:`centred_factor_transpose_product` apply it
+without forming it. Every G-term in the package is built from it, so it is PSD by
+construction.
 """
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import torch
 
 from .validation import check_temperature
 
-__all__ = ["log_probabilities", "probabilities", "cross_entropy", "softmax_entropy"]
+__all__ = ["log_probabilities", "probabilities", "cross_entropy", "softmax_entropy", "centred_softmax_factor",
+           "centred_factor_product", "centred_factor_transpose_product"]
 
 
 def log_probabilities(logits: torch.Tensor, temperature: float = 1.0, *, beta: float | None = None) -> torch.Tensor:
@@ -63,3 +70,42 @@ def softmax_entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Ten
     """Per-sample entropy −Σ_k p_k log p_k of σ_T(z), in nats (0 ≤ H ≤ log K)."""
     logp = log_probabilities(logits, temperature)
     return -(logp.exp() * logp).sum(-1)
+
+
+def _complement(p: torch.Tensor) -> torch.Tensor:
+    """1 − p_k as Σ_{j≠k} p_j (exclusive prefix plus suffix sums): no cancellation near p_k = 1."""
+    zeros = torch.zeros_like(p[..., :1])
+    prefix = torch.cat([zeros, torch.cumsum(p[..., :-1], dim=-1)], dim=-1)
+    suffix = torch.cat([torch.cumsum(p.flip(-1)[..., :-1], dim=-1).flip(-1), zeros], dim=-1)
+    return prefix + suffix
+
+
+def centred_softmax_factor(p: torch.Tensor) -> torch.Tensor:
+    """B(p) = diag(√p)(I − 1pᵀ), ``(..., K) → (..., K, K)``, with BᵀB = diag(p) − ppᵀ (Eq. 4).
+
+    Parameters
+    ----------
+    p
+        Probability vectors (not checked; :func:`goldilocks_core.random_logit.softmax_hessian_factor`
+        validates them first).
+
+    Returns
+    -------
+    torch.Tensor
+        B_kk = √p_k Σ_{j≠k} p_j and B_kj = −√p_k p_j (k ≠ j).
+    """
+    root = p.sqrt()
+    factor = -root[..., :, None] * p[..., None, :]
+    factor.diagonal(dim1=-2, dim2=-1).copy_(root * _complement(p))
+    return factor
+
+
+def centred_factor_product(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """B(p) u = √p ⊙ (u − (pᵀu)1) along the last axis (``p`` broadcasts against ``u``)."""
+    return p.sqrt() * (u - (p * u).sum(-1, keepdim=True))
+
+
+def centred_factor_transpose_product(p: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """B(p)ᵀ w = √p ⊙ w − p (√pᵀ w) along the last axis."""
+    x = p.sqrt() * w
+    return x - p * x.sum(-1, keepdim=True)

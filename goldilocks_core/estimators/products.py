@@ -24,6 +24,8 @@ from typing import Callable
 import torch
 from torch.func import grad, jvp, vjp, vmap
 
+from ..losses import centred_factor_product, centred_factor_transpose_product
+
 __all__ = ["loss_sum", "hessian_products", "g_term_products", "h_term_products", "probabilities_and_residuals"]
 
 Logits = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -69,11 +71,9 @@ def g_term_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: tor
     f = lambda t: logits(t, x)  # noqa: E731
     z, pullback = vjp(f, theta)
     p, _ = probabilities_and_residuals(z, y, beta)
-    sqrt_p = p.sqrt()
     JV = _each_row(lambda v: jvp(f, (theta,), (v,))[1], V)  # (m, n, K)
-    W = beta * sqrt_p * (JV - (p * JV).sum(-1, keepdim=True))  # B J v
-    X = sqrt_p * W
-    X = beta * (X - p * X.sum(-1, keepdim=True))  # Bᵀ (B J v)
+    W = beta * centred_factor_product(p, JV)  # B J v
+    X = beta * centred_factor_transpose_product(p, W)  # Bᵀ (B J v)
     return _each_row(lambda w: pullback(w)[0], X)
 
 

@@ -33,6 +33,7 @@ from torch.func import functional_call, jacrev, vmap
 
 from .. import curvature, estimators, subspace
 from ..functional import logits_in_chunks
+from ..losses import centred_softmax_factor
 from ..models import homogeneity_degree, inverse_temperature, resolve_degree
 from ..progress import progress_bar
 from ..validation import check_alpha, check_positive
@@ -333,8 +334,7 @@ def single_sample_top_eigenvalue(gram, logits, beta: float, index: int) -> float
     if not -g.shape[0] <= index < g.shape[0]:
         raise ValueError(f"index {index} out of range for {g.shape[0]} samples")
     p = torch.softmax(beta * z[index].double(), dim=-1)
-    K = p.numel()
-    S = torch.sqrt(p)[:, None] * (torch.eye(K, dtype=p.dtype, device=p.device) - p[None, :])
+    S = centred_softmax_factor(p)
     M = S @ g[index].double() @ S.T
     return float(beta**2 * torch.linalg.eigvalsh(0.5 * (M + M.T))[-1])
 

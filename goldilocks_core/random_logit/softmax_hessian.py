@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from ..losses import _complement
+from ..losses import centred_softmax_factor as _factor
 from ._checks import as_float_tensor, check_probabilities
 
 __all__ = [
@@ -40,13 +42,6 @@ def complement_probabilities(p) -> torch.Tensor:
     return _complement(check_probabilities(p))
 
 
-def _complement(p: torch.Tensor) -> torch.Tensor:
-    zeros = torch.zeros_like(p[..., :1])
-    prefix = torch.cat([zeros, torch.cumsum(p[..., :-1], dim=-1)], dim=-1)
-    suffix = torch.cat([torch.cumsum(p.flip(-1)[..., :-1], dim=-1).flip(-1), zeros], dim=-1)
-    return prefix + suffix
-
-
 def softmax_hessian_factor(p) -> torch.Tensor:
     """B(p) = diag(√p)(I − 1pᵀ), shape ``(..., K, K)``, with BᵀB = diag(p) − ppᵀ.
 
@@ -54,13 +49,6 @@ def softmax_hessian_factor(p) -> torch.Tensor:
     Eq. 4 is then (BJ)ᵀ(BJ) for a Jacobian J (K × d).
     """
     return _factor(check_probabilities(p))
-
-
-def _factor(p: torch.Tensor) -> torch.Tensor:
-    root = p.sqrt()
-    factor = -root[..., :, None] * p[..., None, :]
-    factor.diagonal(dim1=-2, dim2=-1).copy_(root * _complement(p))
-    return factor
 
 
 def softmax_hessian(p) -> torch.Tensor:
