@@ -8,6 +8,7 @@ import pytest
 
 from goldilocks_core.curvature import alpha_grid
 from goldilocks_core.experiments import revisiting as RV
+from goldilocks_core.experiments import curves as C
 from goldilocks_core.experiments import zone as Z
 from goldilocks_core.profiles import settings
 
@@ -32,8 +33,8 @@ def test_small_alpha_slopes_are_eq5_prefactors(tiny_runs):
     df = tiny_runs[0]
     m = df.groupby("alpha")[["log10_norm_g_term", "log10_norm_h_term"]].mean()
     L = int(df["degree"].iloc[0])
-    assert Z.loglog_slope(m.index, m["log10_norm_g_term"], x_max=10**-1.5) == pytest.approx(2 * L - 2, abs=0.02)
-    assert Z.loglog_slope(m.index, m["log10_norm_h_term"], x_max=10**-1.5) == pytest.approx(L - 2, abs=0.02)
+    assert C.loglog_slope(m.index, m["log10_norm_g_term"], x_max=10**-1.5) == pytest.approx(2 * L - 2, abs=0.02)
+    assert C.loglog_slope(m.index, m["log10_norm_h_term"], x_max=10**-1.5) == pytest.approx(L - 2, abs=0.02)
 
 
 def test_at_the_largest_alpha_the_hessian_is_its_h_term(tiny_runs):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from goldilocks_core import models
+from goldilocks_core.experiments import curves as C
 from goldilocks_core.experiments import zone as Z
 from goldilocks_core.experiments.setup import build
 from goldilocks_core.curvature import alpha_grid
@@ -34,35 +35,35 @@ def test_temperature_grid_is_the_alpha_grid_to_the_power_L():
 def test_intervals_where_interpolates_crossings_in_log_x():
     x = [0.01, 0.1, 1.0, 10.0, 100.0]
     f = [-1.0, 1.0, 1.0, -1.0, -3.0]
-    ((lo, hi),) = Z.intervals_where(x, f)
+    ((lo, hi),) = C.intervals_where(x, f)
     assert lo == pytest.approx(10**-1.5) and hi == pytest.approx(10**0.5)
     # linear x: the crossing between 1 and 10 is at 5.5
-    assert Z.intervals_where(x, f, log=False)[0][1] == pytest.approx(5.5)
+    assert C.intervals_where(x, f, log=False)[0][1] == pytest.approx(5.5)
     # two pieces, one reaching the grid's end; none at all
-    assert Z.intervals_where(x, [1.0, -1.0, -1.0, 1.0, 2.0]) == [(0.01, pytest.approx(10**-1.5)),
+    assert C.intervals_where(x, [1.0, -1.0, -1.0, 1.0, 2.0]) == [(0.01, pytest.approx(10**-1.5)),
                                                                   (pytest.approx(10**0.5), 100.0)]
-    assert Z.intervals_where(x, [-1.0] * 5) == []
+    assert C.intervals_where(x, [-1.0] * 5) == []
     with pytest.raises(ValueError, match="increasing"):
-        Z.intervals_where([1.0, 0.5], [1.0, 1.0])
+        C.intervals_where([1.0, 0.5], [1.0, 1.0])
 
 
 def test_half_peak_interval_of_a_tent_in_log_alpha():
     x = alpha_grid(-3, 3, 0.5)
     y = np.maximum(0.0, 4.0 - 2.0 * np.abs(np.log10(x)))  # peak 4 at α = 1, half height at |log α| = 1
-    lo, hi = Z.half_peak_interval(x, y)
+    lo, hi = C.half_peak_interval(x, y)
     assert lo == pytest.approx(0.1) and hi == pytest.approx(10.0)
-    assert Z.peak(x, y) == (pytest.approx(1.0), 4.0)
+    assert C.peak(x, y) == (pytest.approx(1.0), 4.0)
     with pytest.raises(ValueError, match="fraction"):
-        Z.half_peak_interval(x, y, fraction=1.5)
+        C.half_peak_interval(x, y, fraction=1.5)
 
 
 def test_interval_overlap_is_a_jaccard_index_in_log_length():
-    assert Z.interval_overlap((0.1, 10.0), (0.1, 10.0)) == pytest.approx(1.0)
-    assert Z.interval_overlap((0.1, 1.0), (10.0, 100.0)) == 0.0
-    assert Z.interval_overlap((0.1, 10.0), (1.0, 100.0)) == pytest.approx(1 / 3)
-    assert Z.interval_overlap((0.0, 1.0), (0.5, 2.0), log=False) == pytest.approx(0.25)
+    assert C.interval_overlap((0.1, 10.0), (0.1, 10.0)) == pytest.approx(1.0)
+    assert C.interval_overlap((0.1, 1.0), (10.0, 100.0)) == 0.0
+    assert C.interval_overlap((0.1, 10.0), (1.0, 100.0)) == pytest.approx(1 / 3)
+    assert C.interval_overlap((0.0, 1.0), (0.5, 2.0), log=False) == pytest.approx(0.25)
     with pytest.raises(ValueError, match="lo ≤ hi"):
-        Z.interval_overlap((2.0, 1.0), (1.0, 3.0))
+        C.interval_overlap((2.0, 1.0), (1.0, 3.0))
 
 
 def test_locate_zone_compares_the_curvature_zone_with_the_norm_strip():
@@ -72,48 +73,48 @@ def test_locate_zone_compares_the_curvature_zone_with_the_norm_strip():
     lg = 4 * la  # ‖G‖ ∝ α^4 …
     lg[la > 1] = -1e6  # … until the softmax collapses above α = 10
     lh = la - 1.5  # ‖H‖ ∝ α: G wins on [10^-0.5, 10]
-    loc = Z.locate_zone(x, pc, lg, lh)
+    loc = C.locate_zone(x, pc, lg, lh)
     assert loc.peak_alpha == pytest.approx(1.0) and loc.peak_value == pytest.approx(4.0)
     assert loc.zone == (pytest.approx(0.1), pytest.approx(10.0))
     assert len(loc.strips) == 1 and loc.strip[0] == pytest.approx(10**-0.5)
     assert 10.0 <= loc.strip[1] < 10**1.5 and loc.peak_in_strip
     assert 0.5 < loc.overlap < 1.0
     # a strip far from the zone: no overlap, the peak outside
-    far = Z.locate_zone(x, pc, lh + 10 * (la > 2), lh + 5)
+    far = C.locate_zone(x, pc, lh + 10 * (la > 2), lh + 5)
     assert far.overlap == 0.0 and not far.peak_in_strip
 
 
 def test_loglog_slope_recovers_a_power_law_on_its_range():
     x = np.array(alpha_grid(-3, 3, 0.5))
     ly = np.where(x < 1, 4 * np.log10(x) - 2, 0.5)  # slope 4 below 1, flat above
-    assert Z.loglog_slope(x, ly, x_max=0.1) == pytest.approx(4.0)
-    assert Z.loglog_slope(x, ly, x_min=1.0) == pytest.approx(0.0, abs=1e-12)
-    assert Z.loglog_slope(x, ly) < 4.0
+    assert C.loglog_slope(x, ly, x_max=0.1) == pytest.approx(4.0)
+    assert C.loglog_slope(x, ly, x_min=1.0) == pytest.approx(0.0, abs=1e-12)
+    assert C.loglog_slope(x, ly) < 4.0
     with pytest.raises(ValueError, match="fewer than 2"):
-        Z.loglog_slope(x, ly, x_max=1e-3)
+        C.loglog_slope(x, ly, x_max=1e-3)
 
 
 def test_error_bound_is_a_coarse_power_of_ten():
-    assert Z.error_bound(3e-16) == "< 1e-12" and Z.error_bound(0.0) == "0"
-    assert Z.error_bound(1.45e-11) == "< 1e-10" and Z.error_bound(1.8e-7) == "< 1e-06"
-    assert Z.error_bound(0.3) == "< 1e+00" and Z.error_bound(25.0) == "< 1e+02"
-    assert Z.error_bound(2e-9, floor=1e-8) == "< 1e-08"
+    assert C.error_bound(3e-16) == "< 1e-12" and C.error_bound(0.0) == "0"
+    assert C.error_bound(1.45e-11) == "< 1e-10" and C.error_bound(1.8e-7) == "< 1e-06"
+    assert C.error_bound(0.3) == "< 1e+00" and C.error_bound(25.0) == "< 1e+02"
+    assert C.error_bound(2e-9, floor=1e-8) == "< 1e-08"
     with pytest.raises(ValueError):
-        Z.error_bound(-1.0)
+        C.error_bound(-1.0)
 
 
 def test_relative_spread_and_seed_band():
-    assert Z.relative_spread([2.0, 2.0, 2.0]) == 0.0
-    assert Z.relative_spread([1.0, 3.0]) == pytest.approx(1.0)
+    assert C.relative_spread([2.0, 2.0, 2.0]) == 0.0
+    assert C.relative_spread([1.0, 3.0]) == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        Z.relative_spread([1.0, -1.0])
+        C.relative_spread([1.0, -1.0])
     df = pd.DataFrame({"model": "m", "sweep": "alpha", "seed": [0, 1, 0, 1], "alpha": [1.0, 1.0, 2.0, 2.0],
                        "pc_hessian": [1.0, 3.0, 5.0, 5.0]})
-    band = Z.seed_band(df, "pc_hessian")
+    band = C.seed_band(df, "pc_hessian")
     assert band["mean"].tolist() == [2.0, 5.0] and band["min"].tolist() == [1.0, 5.0]
     assert band["max"].tolist() == [3.0, 5.0] and band["count"].tolist() == [2, 2]
     with pytest.raises(ValueError, match="no column"):
-        Z.seed_band(df, "pc_nothing")
+        C.seed_band(df, "pc_nothing")
 
 
 # -------------------------------------------------------------------------- measurements
@@ -127,7 +128,7 @@ def test_run_seed_three_rays_of_fig1(tiny_sweeps):
     np.testing.assert_allclose(temp["beta"], alpha["beta"], rtol=1e-12)
     np.testing.assert_allclose(temp["pc_hessian"], alpha["pc_hessian"], rtol=1e-10)
     # T = α^L on explicitly scaled weights: one curve (Fig. 1 middle), equal to α = 1, T = 1
-    assert Z.relative_spread(tied["pc_hessian"]) < 1e-10
+    assert C.relative_spread(tied["pc_hessian"]) < 1e-10
     at_one = alpha.loc[np.isclose(alpha["alpha"], 1.0), "pc_hessian"].item()
     assert tied["pc_hessian"].iloc[0] == pytest.approx(at_one, rel=1e-10)
     # and the Hessian itself scales as α⁻² (Eq. 5 with T = α^L)
@@ -247,7 +248,7 @@ def test_paper_profiles_code_path_on_gaussian_stand_ins(tmp_path, monkeypatch):
     assert len(fig1) == 2 * 3 * 3  # models × rays × α
     assert set(fig1["num_params"]) == {266_200, 61_770} and set(fig1["degree"]) == {3, 5}
     tied = fig1[fig1["sweep"] == "tied"]
-    assert tied.groupby("model")["pc_hessian"].agg(Z.relative_spread).max() < 1e-8
+    assert tied.groupby("model")["pc_hessian"].agg(C.relative_spread).max() < 1e-8
 
     fig2 = Z.fig2(cfg3)
     assert len(fig2) == 2 * 2 * 3 and (fig2["sweep"] == "alpha").all() and set(fig2["seed"]) == {0, 1}
@@ -266,7 +267,7 @@ def test_paper_profiles_code_path_on_gaussian_stand_ins(tmp_path, monkeypatch):
         ["pc_hessian", "log10_norm_g_term", "log10_norm_h_term"]].mean()
     strips = {}
     for model, curve in mean.groupby("model", sort=False):
-        loc = Z.locate_zone(curve["alpha"], curve["pc_hessian"], curve["log10_norm_g_term"], curve["log10_norm_h_term"])
+        loc = C.locate_zone(curve["alpha"], curve["pc_hessian"], curve["log10_norm_g_term"], curve["log10_norm_h_term"])
         strips[model] = loc.strips
     assert len(plotting.gauss_newton_figure(fig2, strips=strips).axes) == 4
     assert len(plotting.zone_figure(fig1, num_seeds=1).axes) == 6

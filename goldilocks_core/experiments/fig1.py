@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import claims
-from .zone import half_peak_interval, peak, relative_spread
+from .curves import half_peak_interval, peak, relative_spread
 
 __all__ = ["PEAK_DECADES", "LC_MARGIN", "mean_curves", "zones", "setup_table", "per_seed", "claims_rows"]
 

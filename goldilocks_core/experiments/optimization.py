@@ -20,7 +20,8 @@ from .. import claims, training
 from ..devices import resolve_device
 from .cache import cached, result_settings
 from .setup import build_data, build_model
-from .zone import intervals_where, loglog_slope, run_seed
+from .curves import intervals_where, loglog_slope
+from .zone import run_seed
 
 __all__ = ["REGIMES", "load_setting", "run_grid", "cell_summary", "regimes_seen", "zone_strip", "fig8",
            "fig9", "staircase", "claims_rows", "fig11", "uso_agreement", "fig12", "appendix_e_claims_rows",

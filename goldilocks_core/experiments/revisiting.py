@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import claims
-from . import zone
+from . import curves
 
 __all__ = ["substitutions", "gradient_table", "eq5_table", "zone_table", "eq5_summary", "zone_locations", "fig2_summary", "claims_rows",
            "COLLAPSED_EXPONENT", "G_TERM_EPS_FACTOR", "JACCARD_MIN", "PEAK_ALPHA_MAX", "MONOTONE_TOL"]
@@ -132,10 +132,10 @@ def eq5_summary(hessians: pd.DataFrame, *, rtol: float) -> dict[str, float]:
 
 def gradient_table(grads: pd.DataFrame) -> pd.DataFrame:
     """Eq. 3's check as a table: model, α, T = α^L and the relative error as a power-of-ten bound
-    (:func:`~goldilocks_core.experiments.zone.error_bound`, no rounding noise)."""
+    (:func:`~goldilocks_core.experiments.curves.error_bound`, no rounding noise)."""
     out = grads[["model", "alpha", "temperature"]].copy()
     out["temperature"] = [f"{t:.3g}" for t in out["temperature"]]
-    out["relative error"] = grads["rel_error"].map(zone.error_bound)
+    out["relative error"] = grads["rel_error"].map(curves.error_bound)
     return out.reset_index(drop=True)
 
 
@@ -148,10 +148,10 @@ def eq5_table(hessians: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("hessians must be identity_checks rows with a model column")
     t = hessians.groupby("model", sort=False)[cols].max().T
     t.index = [c.removeprefix("err_").replace("_", " ") for c in cols]
-    return t.apply(lambda column: column.map(zone.error_bound))
+    return t.apply(lambda column: column.map(curves.error_bound))
 
 
-def zone_table(locations: Mapping[str, zone.ZoneLocation]) -> pd.DataFrame:
+def zone_table(locations: Mapping[str, curves.ZoneLocation]) -> pd.DataFrame:
     """The zone from curvature against the strip ‖G‖₂ ≥ ‖H-term‖₂, one row per model."""
     rows = []
     for model, loc in locations.items():
@@ -173,8 +173,8 @@ def _means(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby(["model", "alpha"], sort=False, as_index=False)[cols].mean()
 
 
-def zone_locations(df: pd.DataFrame, *, fraction: float = 0.5) -> dict[str, zone.ZoneLocation]:
-    """:func:`~goldilocks_core.experiments.zone.locate_zone` on the seed-mean curves of each model.
+def zone_locations(df: pd.DataFrame, *, fraction: float = 0.5) -> dict[str, curves.ZoneLocation]:
+    """:func:`~goldilocks_core.experiments.curves.locate_zone` on the seed-mean curves of each model.
 
     The zone is where mean positive curvature (Eq. 2) of the Hessian is ≥ ``fraction`` of its
     peak; the strip where the seed-mean log10 ‖G‖₂ ≥ log10 ‖H-term‖₂ (Eq. 6).
@@ -182,7 +182,7 @@ def zone_locations(df: pd.DataFrame, *, fraction: float = 0.5) -> dict[str, zone
     out = {}
     for model, curve in _means(df).groupby("model", sort=False):
         curve = curve.sort_values("alpha")
-        out[model] = zone.locate_zone(curve["alpha"], curve["pc_hessian"], curve["log10_norm_g_term"],
+        out[model] = curves.locate_zone(curve["alpha"], curve["pc_hessian"], curve["log10_norm_g_term"],
                                       curve["log10_norm_h_term"], fraction=fraction)
     return out
 
@@ -247,10 +247,10 @@ def claims_rows(grads: pd.DataFrame, hessians: pd.DataFrame, df: pd.DataFrame, c
     worst_grad = float(grads["rel_error"].max())
     rows = [
         claims.check("∇θ'ℓ = α⁻¹∇θℓ at T = α^L, explicit scaling vs Eq. 3", source="Eq. 3",
-                     paper="identity", here=f"max rel. error {zone.error_bound(worst_grad)}",
+                     paper="identity", here=f"max rel. error {curves.error_bound(worst_grad)}",
                      holds=claims.at_most(worst_grad, rtol), criterion=f"≤ {rtol:.0e} (float64)"),
         claims.check("Eq. 5: Hessian, H-term and gradient of explicitly scaled weights", source="Eq. 5",
-                     paper="identity", here=f"max rel. error {zone.error_bound(e5['worst_hessian_h_term_grad'])}",
+                     paper="identity", here=f"max rel. error {curves.error_bound(e5['worst_hessian_h_term_grad'])}",
                      holds=claims.at_most(e5["worst_hessian_h_term_grad"], rtol),
                      criterion=f"≤ {rtol:.0e} at every (α, T)"),
         claims.check("Eq. 5: G-term of explicitly scaled weights", source="Eq. 5", paper="identity",
@@ -258,7 +258,7 @@ def claims_rows(grads: pd.DataFrame, hessians: pd.DataFrame, df: pd.DataFrame, c
                      holds=claims.at_most(e5["worst_g_term_over_bound"], 1.0),
                      criterion=f"≤ {rtol:.0e} + {G_TERM_EPS_FACTOR:g}·ε·β·max|z| (conditioning)"),
         claims.check("at T = α^L the Hessian is α⁻² times the unscaled one", source="Eq. 5",
-                     paper="H' = α⁻²H", here=f"max rel. error {zone.error_bound(e5['worst_tied'])}",
+                     paper="H' = α⁻²H", here=f"max rel. error {curves.error_bound(e5['worst_tied'])}",
                      holds=claims.at_most(e5["worst_tied"], rtol), criterion=f"≤ {rtol:.0e}"),
     ]
     locs = zone_locations(df, fraction=fraction)
