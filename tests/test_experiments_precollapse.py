@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from goldilocks_core import losses, models
+from goldilocks_core.experiments import first_layer as fl
 from goldilocks_core.experiments import precollapse as pc
 from goldilocks_core.experiments.setup import build
 from goldilocks_core.profiles import settings
@@ -120,7 +121,7 @@ def test_entropy_collapse_table():
 
 def test_first_layer_gram_matches_dense_jacobians_and_is_an_outer_product_with_x():
     net, x, _ = tiny_mlp()
-    gram = pc.first_layer_gram(net, x, chunk_size=4)
+    gram = fl.first_layer_gram(net, x, chunk_size=4)
     J = dense_first_layer_jacobians(net, x)
     torch.testing.assert_close(gram, J @ J.transpose(1, 2), rtol=1e-10, atol=1e-12)
     # ∂z_k/∂W₁ = b_k xᵀ: every row of J^μ, reshaped hidden×input, is rank one with right factor x^μ
@@ -128,58 +129,58 @@ def test_first_layer_gram_matches_dense_jacobians_and_is_an_outer_product_with_x
         for k in range(J.shape[1]):
             M = J[mu, k].reshape(7, 12)
             if M.norm() > 0:
-                assert pc.rank_one_share(M.numpy()) == pytest.approx(1.0, abs=1e-12)
-                assert abs(pc.cosine(np.linalg.svd(M.numpy())[2][0], x[mu].numpy())) == pytest.approx(1.0)
+                assert fl.rank_one_share(M.numpy()) == pytest.approx(1.0, abs=1e-12)
+                assert abs(fl.cosine(np.linalg.svd(M.numpy())[2][0], x[mu].numpy())) == pytest.approx(1.0)
 
 
 def test_g_term_trace_shares_match_dense_traces():
     net, x, _ = tiny_mlp()
-    gram = pc.first_layer_gram(net, x)
+    gram = fl.first_layer_gram(net, x)
     z = pc.sample_logits(net, x)
     J = dense_first_layer_jacobians(net, x)
     beta = 3.7
     p = torch.softmax(beta * z, -1)
     traces = torch.stack([torch.trace(J[m].T @ (torch.diag(p[m]) - torch.outer(p[m], p[m])) @ J[m])
                           for m in range(x.shape[0])])
-    np.testing.assert_allclose(pc.g_term_trace_shares(gram, z, beta), (traces / traces.sum()).numpy(), rtol=1e-9)
+    np.testing.assert_allclose(fl.g_term_trace_shares(gram, z, beta), (traces / traces.sum()).numpy(), rtol=1e-9)
     # the single-sample top eigenvalue of β² Jᵀ(diag p − ppᵀ)J
     m = 2
     G = beta**2 * J[m].T @ (torch.diag(p[m]) - torch.outer(p[m], p[m])) @ J[m]
-    assert pc.single_sample_top_eigenvalue(gram, z, beta, m) == pytest.approx(
+    assert fl.single_sample_top_eigenvalue(gram, z, beta, m) == pytest.approx(
         float(torch.linalg.eigvalsh(G)[-1]), rel=1e-9)
 
 
 def test_g_term_trace_shares_concentrate_on_the_smallest_logit_gap_at_huge_beta():
     net, x, _ = tiny_mlp(n=12)
-    gram = pc.first_layer_gram(net, x)
+    gram = fl.first_layer_gram(net, x)
     z = pc.sample_logits(net, x)
     top2 = torch.topk(z, 2, dim=-1).values
     gap = top2[:, 0] - top2[:, 1]
-    shares = pc.g_term_trace_shares(gram, z, 1e12)  # p one-hot to far below float64's tiniest number
+    shares = fl.g_term_trace_shares(gram, z, 1e12)  # p one-hot to far below float64's tiniest number
     assert np.isfinite(shares).all() and shares.sum() == pytest.approx(1.0)
     assert int(shares.argmax()) == int(gap.argmin()) and shares.max() == pytest.approx(1.0)
 
 
 def test_gram_and_shares_bad_input():
     net, x, _ = tiny_mlp()
-    gram = pc.first_layer_gram(net, x)
+    gram = fl.first_layer_gram(net, x)
     z = pc.sample_logits(net, x)
     with pytest.raises(ValueError, match="gram must be"):
-        pc.g_term_trace_shares(gram[:, :2], z, 1.0)
+        fl.g_term_trace_shares(gram[:, :2], z, 1.0)
     with pytest.raises(ValueError, match="beta"):
-        pc.g_term_trace_shares(gram, z, 0.0)
+        fl.g_term_trace_shares(gram, z, 0.0)
     with pytest.raises(ValueError, match="out of range"):
-        pc.single_sample_top_eigenvalue(gram, z, 1.0, 9)
+        fl.single_sample_top_eigenvalue(gram, z, 1.0, 9)
     with pytest.raises(ValueError, match="exactly one"):
-        pc.first_layer_gram(net, x, parameter="7")
+        fl.first_layer_gram(net, x, parameter="7")
     with pytest.raises(ValueError, match="inputs"):
-        pc.first_layer_gram(net, torch.zeros(0, 12))
+        fl.first_layer_gram(net, torch.zeros(0, 12))
 
 
 def test_first_layer_eigenpairs_match_the_dense_hessian_block():
     net, x, y = tiny_mlp()
     alpha = 2.5
-    values, matrix = pc.first_layer_eigenpairs(net, x, y, alpha, k=2, generator=1)
+    values, matrix = fl.first_layer_eigenpairs(net, x, y, alpha, k=2, generator=1)
     assert matrix.shape == (7, 12)
     scaled = models.scale_parameters(net, alpha)
     W = scaled[1].weight.detach()
@@ -191,36 +192,36 @@ def test_first_layer_eigenpairs_match_the_dense_hessian_block():
     H = torch.autograd.functional.hessian(loss, W).reshape(W.numel(), W.numel())
     lam, vec = torch.linalg.eigh(H)
     np.testing.assert_allclose(values, lam.flip(0)[:2].numpy(), rtol=1e-7)
-    assert abs(pc.cosine(matrix, vec[:, -1].numpy())) == pytest.approx(1.0, abs=1e-7)
+    assert abs(fl.cosine(matrix, vec[:, -1].numpy())) == pytest.approx(1.0, abs=1e-7)
 
 
 def test_first_layer_h_term_vanishes_for_relu_but_not_for_tanh():
     net, x, y = tiny_mlp()
-    assert pc.h_term_block_ratio(net, x, y, 3.0) == 0.0
+    assert fl.h_term_block_ratio(net, x, y, 3.0) == 0.0
     g = torch.Generator().manual_seed(0)
     smooth = nn.Sequential(nn.Linear(12, 7, bias=False), nn.Tanh(), nn.Linear(7, 4, bias=False)).double()
     models.kaiming_init_(smooth, generator=g)
-    assert pc.h_term_block_ratio(smooth, x, y, 1.0) > 1e-3
+    assert fl.h_term_block_ratio(smooth, x, y, 1.0) > 1e-3
     with pytest.raises(ValueError, match="num_probes"):
-        pc.h_term_block_ratio(net, x, y, 1.0, num_probes=0)
+        fl.h_term_block_ratio(net, x, y, 1.0, num_probes=0)
 
 
 def test_eigenvector_image_rank_one_and_cosine():
     u, v = np.array([1.0, -2.0, 0.5]), np.arange(1.0, 7.0)
     M = np.outer(u, v)
-    np.testing.assert_allclose(pc.eigenvector_image(M, (2, 3)), (u.mean() * v).reshape(2, 3))
-    assert abs(pc.cosine(pc.eigenvector_image(M, (6,), reduce="svd"), v)) == pytest.approx(1.0)
-    assert pc.rank_one_share(M) == pytest.approx(1.0)
-    assert pc.rank_one_share(np.eye(4)) == pytest.approx(0.25)
-    assert pc.cosine([1, 0], [0, 2]) == 0.0 and pc.cosine([1, 1], [-2, -2]) == pytest.approx(-1.0)
+    np.testing.assert_allclose(fl.eigenvector_image(M, (2, 3)), (u.mean() * v).reshape(2, 3))
+    assert abs(fl.cosine(fl.eigenvector_image(M, (6,), reduce="svd"), v)) == pytest.approx(1.0)
+    assert fl.rank_one_share(M) == pytest.approx(1.0)
+    assert fl.rank_one_share(np.eye(4)) == pytest.approx(0.25)
+    assert fl.cosine([1, 0], [0, 2]) == 0.0 and fl.cosine([1, 1], [-2, -2]) == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="matrix must be"):
-        pc.eigenvector_image(M, (5,))
+        fl.eigenvector_image(M, (5,))
     with pytest.raises(ValueError, match="reduce"):
-        pc.eigenvector_image(M, (6,), reduce="max")
+        fl.eigenvector_image(M, (6,), reduce="max")
     with pytest.raises(ValueError, match="zero"):
-        pc.cosine([0, 0], [1, 1])
+        fl.cosine([0, 0], [1, 1])
     with pytest.raises(ValueError, match="size"):
-        pc.cosine([1, 0], [1, 1, 1])
+        fl.cosine([1, 0], [1, 1, 1])
 
 
 def plant_uncertain_sample(net, x, ratio=0.1):
