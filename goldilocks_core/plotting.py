@@ -198,7 +198,7 @@ def eigenvector_row(images, alphas, sample, *, cosines=None, sample_title: str =
 
 # --------------------------------------------------------------------------------------------
 # Chapter 4 (features of the zone) and Appendices B–C
-# (data from goldilocks_core.experiments.features)
+# (data from the chapter 4 drivers in goldilocks_core.experiments)
 
 __all__ += [
     "eq8_vs_alpha", "curvature_vs_dimension", "gamma_vs_entropy", "gradient_cosines",
@@ -211,7 +211,7 @@ _MODEL_COLORS = {"eq8": "#264653", "eq8_P": "#9c6644", "pink": "#f4a6c8", "red":
 def eq8_vs_alpha(curves, *, grouping: str = "label", axes=None):
     """Fig. 3: true projected G-term curvature vs Eq. 8 over α, min/max bands over seeds.
 
-    ``curves``: :func:`goldilocks_core.experiments.features.fig3`'s first table. One panel per
+    ``curves``: :func:`goldilocks_core.experiments.g_term_curvature.fig3`'s first table. One panel per
     setting; Eq. 8 with d = subspace dimension (solid) and d = P (dotted).
     """
     names = list(dict.fromkeys(curves["name"]))
@@ -355,7 +355,7 @@ def init_statistics(df, *, axes=None):
 def fort_ganguli_panels(out, *, axes=None):
     """Fort & Ganguli's four properties in their random model (their Figs. 5–8), 2 × 2 panels.
 
-    ``out``: :func:`goldilocks_core.experiments.features.fort_ganguli_properties` with a sweep.
+    ``out``: :func:`goldilocks_core.experiments.fort_ganguli.fort_ganguli_properties` with a sweep.
     """
     if axes is None:
         _, axes = plt.subplots(2, 2, figsize=(9.0, 6.4))

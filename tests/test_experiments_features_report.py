@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from goldilocks_core import plotting
+from goldilocks_core.experiments import expected_g as EG
 from goldilocks_core.experiments import features_report as R
 from goldilocks_core.profiles import settings
 
@@ -111,38 +112,34 @@ def test_notebooks_and_tests_import_no_private_random_logit_module():
 def test_monte_carlo_spectrum_z_scores_and_appendix_b_claims():
     import torch
 
-    from goldilocks_core.experiments import features as F
-
     g = torch.Generator().manual_seed(0)
     p = torch.softmax(torch.randn(10, generator=g, dtype=torch.float64), -1)
-    df, mc = F.monte_carlo_spectrum(p, 1.0, 0.5, 20, 400, num_batches=8, generator=g)
+    df, mc = EG.monte_carlo_spectrum(p, 1.0, 0.5, 20, 400, num_batches=8, generator=g)
     assert mc.shape == (20, 20)
     assert list(df["kind"]) == ["outlier"] * 9 + ["bulk"]
     assert df["z"].abs().max() < 5 and (df["std_error"] > 0).all()
     assert list(df["multiplicity"]) == [1] * 9 + [11]
-    uniform, _ = F.monte_carlo_spectrum(torch.full((10,), 0.1, dtype=torch.float64), 1.0, 0.5, 20, 400,
+    uniform, _ = EG.monte_carlo_spectrum(torch.full((10,), 0.1, dtype=torch.float64), 1.0, 0.5, 20, 400,
                                         num_batches=4, generator=g)
     assert list(uniform["kind"]) == ["outlier", "bulk"] and list(uniform["multiplicity"]) == [9, 11]
     assert R.claims_appendix_b({"p": df})[0].verdict == "reproduces"
     wrong = df.assign(z=(df["monte_carlo"] - 1.05 * df["formula"]) / df["std_error"])
     assert R.claims_appendix_b({"p": wrong})[0].verdict == "differs"
     with pytest.raises(ValueError, match="class_means"):
-        F.monte_carlo_expected_g(p, 1.0, 0.5, 20, 4, class_means=torch.zeros(3, 3))
+        EG.monte_carlo_expected_g(p, 1.0, 0.5, 20, 4, class_means=torch.zeros(3, 3))
 
 
 def test_appendix_c_claims():
-    from goldilocks_core.experiments import features as F
 
-    table = F.gamma_limit_table(range(2, 11), [1e-9, 1e-3], 10)
+    table = EG.gamma_limit_table(range(2, 11), [1e-9, 1e-3], 10)
     assert R.claims_appendix_c(table, 1 - 1e-9, 1e-9)[0].verdict == "reproduces"
     rows = R.claims_appendix_c(table.assign(gamma2_closed=table["limit"] * 1.01), 1.1, 1e-9)
     assert [r.verdict for r in rows] == ["differs", "differs"]
 
 
 def test_appendix_b_driver_runs_three_cases():
-    from goldilocks_core.experiments import features as F
 
-    out = F.appendix_b(settings("appendix_b", "quick").replace(num_draws=200, subspace_dim=12))
+    out = EG.appendix_b(settings("appendix_b", "quick").replace(num_draws=200, subspace_dim=12))
     assert list(out) == ["random p", "uniform p", "batch of 8"]
     assert out["uniform p"]["formula"].shape == (12,) and len(out["random p"]["table"]) == 10
 

@@ -1,8 +1,9 @@
 """Tables and claims rows for chapter 4, "Features of the Goldilocks zone" (and App. B, C).
 
 Everything the chapter shows besides figures is built here from the drivers' results
-(:mod:`goldilocks_core.experiments.features`): the data-substitution table, the per-figure
-tables, and the claims rows (:mod:`goldilocks_core.claims`), whose criteria were written down
+(:mod:`~goldilocks_core.experiments.g_term_curvature`, :mod:`~goldilocks_core.experiments.gradients`,
+:mod:`~goldilocks_core.experiments.initialisations`, :mod:`~goldilocks_core.experiments.expected_g`):
+the data-substitution table, the per-figure tables, and the claims rows (:mod:`goldilocks_core.claims`), whose criteria were written down
 before the chapter was run on Fashion-MNIST.
 """
 from __future__ import annotations
@@ -280,7 +281,7 @@ Z_MAX = 4.0  # Monte-Carlo against a formula: within 4 standard errors
 
 
 def claims_appendix_b(spectra: Mapping[str, pd.DataFrame]) -> list[C.Claim]:
-    """App. B: per case, the Monte-Carlo outliers and bulk (:func:`~.features.monte_carlo_spectrum`)
+    """App. B: per case, the Monte-Carlo outliers and bulk (:func:`~.expected_g.monte_carlo_spectrum`)
     against the formula, within ``Z_MAX`` standard errors each."""
     rows = []
     for name, df in spectra.items():

@@ -26,9 +26,8 @@ from ..curvature import decompose, eigenvalues
 from ..curvature.reference import dense_g_term, dense_h_term
 from ..devices import resolve_device
 from ..subspace import random_basis
-from .setup import build
 from .curves import error_bound
-from .zone import BASIS_SEED_OFFSET
+from .setup import BASIS_SEED_OFFSET, build
 
 __all__ = ["PAPER_LENET5_PARAMS", "paper_lenet5_params", "model_table", "split_errors", "init_curvature",
            "show_split", "show_models", "show_curvature",

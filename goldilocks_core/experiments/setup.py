@@ -12,15 +12,24 @@ requested device and dtype.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from .. import data, models
+from ..devices import default_dtype, resolve_device
+from ..validation import check_count
 from .identity import canonical, data_identity
 
-__all__ = ["Setting", "build", "build_model", "build_data", "source_identity"]
+__all__ = ["Setting", "build", "build_model", "build_data", "source_identity", "BASIS_SEED_OFFSET", "required",
+           "device_and_dtype", "seeds", "show_progress"]
+
+# The subspace basis of seed s is drawn with seed BASIS_SEED_OFFSET + s, so that it is
+# independent of the Kaiming draw of the model with the same seed (both use torch.randn).
+BASIS_SEED_OFFSET = 104_729
 
 ARCHS = ("mlp", "lenet_300_100", "lenet5")
 _SOURCE_IDS: dict[str, str] = {}
@@ -105,3 +114,29 @@ def build(spec: dict, *, seed: int = 0, dtype=torch.float64, device="cpu", split
     net = build_model(spec, in_shape=tuple(ds.inputs.shape[1:]), num_classes=ds.num_classes,
                       seed=seed, dtype=dtype, device=device)
     return Setting(spec.get("name", spec.get("arch", "model")), net, ds.inputs, ds.targets, ds.num_classes)
+
+
+# ------------------------------------------------------------------ the drivers' settings
+def required(cfg: Mapping[str, Any], key: str):
+    """``cfg[key]``, or a one-line ``ValueError`` naming the missing setting."""
+    try:
+        return cfg[key]
+    except KeyError:
+        raise ValueError(f"the settings have no {key!r}") from None
+
+
+def device_and_dtype(device) -> tuple[torch.device, torch.dtype]:
+    """The resolved device (``"auto"`` → CUDA if present) and its default dtype (float64 on CPU)."""
+    dev = resolve_device(device)
+    return dev, default_dtype(dev)
+
+
+def seeds(cfg: Mapping[str, Any]) -> list[int]:
+    """The seeds of a driver: ``cfg.seed``, ``cfg.seed + 1``, … (``cfg.num_seeds`` of them)."""
+    base = int(cfg.get("seed", 0))
+    return [base + s for s in range(check_count("num_seeds", required(cfg, "num_seeds")))]
+
+
+def show_progress(cfg: Mapping[str, Any]) -> bool:
+    """Whether a driver draws progress bars (``cfg.progress``, default on; off under TQDM_DISABLE)."""
+    return bool(cfg.get("progress", True))

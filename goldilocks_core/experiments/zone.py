@@ -39,11 +39,10 @@ from ..progress import progress_bar
 from ..subspace import random_basis
 from ..validation import check_alpha, check_temperature
 from .cache import cached_map, result_settings
-from .setup import build, source_identity
+from .setup import BASIS_SEED_OFFSET, build, required, seeds, source_identity
 
 __all__ = [
     "SWEEPS",
-    "BASIS_SEED_OFFSET",
     "temperature_grid",
     "run_seed",
     "zone_sweeps",
@@ -57,19 +56,10 @@ __all__ = [
 # The three rays of Fig. 1: α at T = 1, T at α = 1, and α at the tied temperature T = α^L.
 SWEEPS = ("alpha", "temperature", "tied")
 
-# The basis of seed s is drawn with seed BASIS_SEED_OFFSET + s, independent of the model's
-# Kaiming draw with seed s (the same offset as goldilocks_core.experiments.features).
-BASIS_SEED_OFFSET = 104_729
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-# ----------------------------------------------------------------------------- helpers
-def _cfg(cfg: Mapping[str, Any], key: str):
-    try:
-        return cfg[key]
-    except KeyError:
-        raise ValueError(f"the settings have no {key!r}") from None
 
 
 def _dtype(value) -> torch.dtype:
@@ -90,12 +80,6 @@ def _check_alphas(alphas) -> list[float]:
     return [check_alpha(a) for a in values]
 
 
-def _seeds(cfg: Mapping[str, Any]) -> list[int]:
-    n = cfg.get("num_seeds", 1)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"num_seeds must be a positive integer, got {n!r}")
-    base = int(cfg.get("seed", 0))
-    return [base + s for s in range(int(n))]
 
 
 def _power(alpha: float, degree: int) -> float:
@@ -220,11 +204,11 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     ``chunk_size`` (None), ``cache`` (False: per-seed results cached on disk when true),
     ``progress`` (True) and ``tied_every`` (1: the tied ray T = α^L on every ``k``-th α only).
     """
-    specs = [dict(s) for s in _cfg(cfg, "models")]
+    specs = [dict(s) for s in required(cfg, "models")]
     if not specs:
         raise ValueError("the settings list no models")
-    alphas = _check_alphas(_cfg(cfg, "alphas"))
-    d = int(_cfg(cfg, "subspace_dim"))
+    alphas = _check_alphas(required(cfg, "alphas"))
+    d = int(required(cfg, "subspace_dim"))
     kind = cfg.get("basis_kind", "orthonormal")
     dtype = _dtype(cfg.get("dtype", "float64"))
     device = resolve_device(cfg.get("device", "auto"))
@@ -245,7 +229,7 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     # finished ones) and by every other setting
     cache = bool(cfg.get("cache", False))
     items = [(spec, s, source_identity(spec) if cache else None) for spec in specs
-             for s in _seeds(cfg)[:spec.get("num_seeds")]]
+             for s in seeds(cfg)[:spec.get("num_seeds")]]
     key = {"cfg": result_settings(cfg, exclude=("models", "seed", "num_seeds")), "sweeps": sweeps,
            "device": str(device)}
     frames = cached_map(name, key, one, items, enabled=cache, progress=progress, desc="seeds")
@@ -419,13 +403,13 @@ def identity_checks(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]
     device = resolve_device(cfg.get("device", "auto"))
     seed = int(cfg.get("seed", 0))
     n = cfg.get("identity_num_samples")
-    alphas = _check_alphas(_cfg(cfg, "identity_alphas"))
-    temps = list(_cfg(cfg, "identity_temperatures"))
+    alphas = _check_alphas(required(cfg, "identity_alphas"))
+    temps = list(required(cfg, "identity_temperatures"))
     grads, hess = [], []
-    for spec in _cfg(cfg, "models"):
+    for spec in required(cfg, "models"):
         spec = {**spec, "num_samples": n if n is not None else spec.get("num_samples")}
         s = build(spec, seed=seed, dtype=dtype, device=device)
-        basis = random_basis(s.num_params, int(_cfg(cfg, "subspace_dim")), kind=cfg.get("basis_kind", "orthonormal"),
+        basis = random_basis(s.num_params, int(required(cfg, "subspace_dim")), kind=cfg.get("basis_kind", "orthonormal"),
                              dtype=dtype, device=device,
                              generator=torch.Generator().manual_seed(BASIS_SEED_OFFSET + seed))
         g = gradient_identity_errors(s.model, s.inputs, s.targets, alphas, degree=s.degree)
