@@ -187,7 +187,7 @@ def homogeneity_error(model: nn.Module, inputs: torch.Tensor, alphas, *, degree:
     return out
 
 
-def resolve_degree(model: nn.Module, degree: int | None = None) -> int:
+def resolve_degree(model: nn.Module, degree: int | None = None, *, alpha: float | None = None) -> int:
     """L of f_{αθ} = α^L f_θ (Eq. 5): read from ``model`` when it can be, else ``degree``.
 
     Parameters
@@ -199,6 +199,10 @@ def resolve_degree(model: nn.Module, degree: int | None = None) -> int:
         ``None`` (read L from the model), or a positive integer: required for a model that
         :func:`homogeneity_degree` cannot inspect, and for one it can it must equal the
         degree read (a different L would scale the curvature by the wrong powers of α).
+    alpha
+        The scale the degree is wanted for. At α = 1 every power α^L is 1, so a model that
+        cannot be inspected gets L = 1 instead of an error; at α ≠ 1 the error says how to
+        scale such a model explicitly. ``None``: no such allowance.
 
     Returns
     -------
@@ -207,7 +211,15 @@ def resolve_degree(model: nn.Module, degree: int | None = None) -> int:
         ``degree`` is ``None``, or a ``degree`` that contradicts the model.
     """
     if degree is None:
-        return homogeneity_degree(model)
+        try:
+            return homogeneity_degree(model)
+        except ValueError as err:
+            if alpha is None:
+                raise
+            if float(alpha) == 1.0:
+                return 1  # α^L = 1 whatever L is
+            raise ValueError(f"alpha != 1 needs a homogeneous model (f_αθ = α^L f_θ): {err}; scale it explicitly "
+                             "with models.scale_parameters and use alpha=1, or pass degree=L") from None
     if isinstance(degree, bool) or not isinstance(degree, numbers.Integral) or degree < 1:
         raise ValueError(f"degree must be a positive integer (the homogeneity degree L), got {degree!r}")
     degree = int(degree)

@@ -198,7 +198,9 @@ def test_explicit_degree_for_a_model_homogeneity_degree_cannot_inspect():
     y = torch.randint(0, 3, (6,), generator=g)
     basis = random_basis(models.num_parameters(model), 6, generator=g)
     with pytest.raises(ValueError, match="LeakyReLU"):
-        decompose(model, x, y, basis)
+        decompose(model, x, y, basis, alpha=2.0)
+    H1, _, _, _ = dense_reference(model, x, y, basis, 1.0, 0.7)  # at α = 1 no L is needed
+    assert rel(decompose(model, x, y, basis, temperature=0.7).hessian, H1) <= 1e-10
     with pytest.raises(ValueError, match="degree"):
         decompose(model, x, y, basis, degree=0)
     H, G, Hs, _ = dense_reference(model, x, y, basis, 1.4, 0.7)

@@ -235,7 +235,7 @@ def decompose(
     Decomposition
         Float64 matrices at the true and at a normalised scale, and the scalar summaries.
     """
-    L = resolve_degree(model, degree)
+    L = resolve_degree(model, degree, alpha=alpha)
     beta = inverse_temperature(alpha, temperature, L)
     (projection,) = accumulate(model, inputs, targets, basis, [beta], chunk_size=chunk_size,
                                dtype=dtype, method=method, progress=progress, desc="decompose")

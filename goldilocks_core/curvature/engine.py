@@ -33,11 +33,12 @@ from ..devices import default_dtype
 from ..functional import logits_in_chunks
 from ..progress import progress_enabled
 from ..subspace import check_basis
+from ..validation import check_data, check_inputs, check_label_range
 from .hvp import GenericNetwork
 from .layerwise import LayeredNetwork, is_layered
 from .softmax_weights import SoftmaxStatistics, g_term_rows, normalised_residuals, softmax_statistics
 
-__all__ = ["METHODS", "Projection", "build_network", "check_inputs", "check_data", "accumulate", "projected_jacobian",
+__all__ = ["METHODS", "Projection", "build_network", "accumulate", "projected_jacobian",
            "default_chunk_size", "MEMORY_BUDGET_BYTES"]
 
 METHODS = ("auto", "layerwise", "hvp")
@@ -78,37 +79,6 @@ def build_network(model: nn.Module, *, method: str = "auto", dtype: torch.dtype 
     return GenericNetwork(model, dtype=dtype, device=device)
 
 
-def check_inputs(inputs) -> torch.Tensor:
-    """Inputs (N ≥ 1, …) as a floating-point tensor; ``ValueError`` when empty."""
-    if not isinstance(inputs, torch.Tensor):
-        try:
-            inputs = torch.as_tensor(np.asarray(inputs))
-        except (TypeError, ValueError):
-            raise ValueError(f"inputs must be a tensor or array, got {type(inputs).__name__}") from None
-    if inputs.ndim == 0 or inputs.shape[0] == 0:
-        raise ValueError("empty data: inputs must have at least one sample along dimension 0")
-    if not inputs.is_floating_point():
-        inputs = inputs.to(torch.get_default_dtype())
-    return inputs
-
-
-def check_data(inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (N, …) and integer targets (N,) as tensors; ``ValueError`` on mismatch."""
-    inputs = check_inputs(inputs)
-    if not isinstance(targets, torch.Tensor):
-        try:
-            targets = torch.as_tensor(np.asarray(targets))
-        except (TypeError, ValueError):
-            raise ValueError(f"targets must be a tensor or array, got {type(targets).__name__}") from None
-    if targets.ndim != 1:
-        raise ValueError(f"targets must be a 1-D vector of class indices, got shape {tuple(targets.shape)}")
-    if targets.shape[0] != inputs.shape[0]:
-        raise ValueError(f"inputs have {inputs.shape[0]} samples but targets have {targets.shape[0]}")
-    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
-        raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
-    return inputs, targets.long()
-
-
 def default_chunk_size(network, inputs: torch.Tensor, d: int, itemsize: int,
                        budget: int = MEMORY_BUDGET_BYTES) -> int:
     """Samples per chunk so that activations × (d tangents) stay within ``budget`` bytes."""
@@ -135,12 +105,6 @@ def _all_logits(network, inputs: torch.Tensor, step: int) -> torch.Tensor:
     if not torch.isfinite(z).all():
         raise ValueError("the model produced non-finite logits")
     return z
-
-
-def _check_targets(targets: torch.Tensor, K: int) -> None:
-    lo, hi = int(targets.min()), int(targets.max())
-    if lo < 0 or hi >= K:
-        raise ValueError(f"targets must lie in [0, {K - 1}] for K={K} classes, got values in [{lo}, {hi}]")
 
 
 def _check_betas(betas: Sequence[float]) -> list[float]:
@@ -178,7 +142,7 @@ def accumulate(
     N = inputs.shape[0]
 
     logits = _all_logits(network, inputs, step)
-    _check_targets(targets, logits.shape[1])
+    check_label_range(targets, logits.shape[1])
     targets_dev = targets.to(logits.device)
     stats = [softmax_statistics(logits, targets_dev, b) for b in betas]
 

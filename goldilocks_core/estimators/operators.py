@@ -24,10 +24,9 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 
 from ..functional import flat_parameters, logits_function, parameter_slices
-from ..models import homogeneity_degree, inverse_temperature, resolve_degree
-from ..validation import check_alpha, check_temperature
+from ..models import inverse_temperature, resolve_degree
+from ..validation import check_alpha, check_count, check_data, check_label_range, check_temperature
 from . import products
-from ..validation import check_count
 
 __all__ = [
     "TERMS",
@@ -65,18 +64,6 @@ def _select(model: nn.Module, parameters) -> list[str] | None:
     return [n for n in names if n in chosen]  # keep θ's order
 
 
-def _as_targets(targets, n: int, device) -> torch.Tensor:
-    y = torch.as_tensor(targets)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"targets must be a vector of {n} class labels, got shape {tuple(y.shape)}")
-    if y.dtype.is_floating_point:
-        if not torch.equal(y, y.round()):
-            raise ValueError("targets must be integer class labels")
-    elif y.dtype == torch.bool or y.dtype.is_complex:
-        raise ValueError(f"targets must be integer class labels, got dtype {y.dtype}")
-    return y.to(device=device, dtype=torch.long)
-
-
 class CurvatureOperator(LinearOperator):
     """Matrix-free H(α, T), its G-term or its H-term for one model and one data set.
 
@@ -104,18 +91,7 @@ class CurvatureOperator(LinearOperator):
         self.term = term
         self.alpha = check_alpha(alpha)
         self.temperature = check_temperature(temperature)
-        if degree is None and self.alpha == 1.0:
-            degree = 1  # α^L = 1 whatever L is
-        elif degree is None:
-            try:
-                degree = homogeneity_degree(model)
-            except ValueError as err:
-                raise ValueError(
-                    f"alpha != 1 needs a homogeneous model (f_αθ = α^L f_θ): {err}; "
-                    "scale it explicitly with models.scale_parameters and use alpha=1"
-                ) from None
-        else:
-            degree = resolve_degree(model, degree)  # an explicit L must agree with the model's
+        degree = resolve_degree(model, degree, alpha=self.alpha)
         self.degree = check_count("degree", degree)
         self.beta = inverse_temperature(self.alpha, self.temperature, self.degree)
         self.scale = self.alpha ** -2  # ∇²_θ' = α⁻² ∇²_θ at θ' = αθ
@@ -128,20 +104,13 @@ class CurvatureOperator(LinearOperator):
         self.device, self.torch_dtype = reference.device, reference.dtype
         full = full.to(self.device, self.torch_dtype)
 
-        x = torch.as_tensor(inputs)
-        if x.ndim == 0 or x.shape[0] == 0:
-            raise ValueError("inputs are empty: need at least one sample")
-        x = x.to(device=self.device, dtype=self.torch_dtype) if x.is_floating_point() else x.to(self.device)
+        x, y = check_data(inputs, targets)
+        x, y = x.to(device=self.device, dtype=self.torch_dtype), y.to(self.device)
         n = x.shape[0]
-        y = _as_targets(targets, n, self.device)
         f = logits_function(model)
         with torch.no_grad():
             num_classes = f(full, x[:1]).shape[-1]
-        if int(y.min()) < 0 or int(y.max()) >= num_classes:
-            raise ValueError(
-                f"labels must lie in [0, {num_classes - 1}] for {num_classes} logits, "
-                f"got range [{int(y.min())}, {int(y.max())}]"
-            )
+        check_label_range(y, num_classes)
         self.num_samples, self.num_classes = n, num_classes
         self.chunk_size = n if chunk_size is None else check_count("chunk_size", chunk_size)
         self._chunks = [(x[i:i + self.chunk_size], y[i:i + self.chunk_size]) for i in range(0, n, self.chunk_size)]

@@ -1,0 +1,139 @@
+"""One curvature problem, two views: the projected decomposition (d ≤ P) and full-space operators.
+
+A :class:`CurvatureProblem` holds what both views need — the unscaled network θ, the data,
+its integer class labels, the homogeneity degree L, the working dtype and the sample chunks —
+and validates it once, with one rule for each:
+
+* targets: integer class labels in [0, K − 1] (floats are refused by both views);
+* degree: read from the model (:func:`goldilocks_core.models.resolve_degree`); at α = 1 a model
+  that cannot be inspected needs none, at α ≠ 1 it must be given;
+* dtype: float64 on the CPU, float32 on CUDA (:func:`goldilocks_core.devices.default_dtype`);
+  the full-space view evaluates a copy of the model cast to it, the projected view casts its
+  Jacobian, and both accumulate d×d products in float64;
+* chunking: ``chunk_size`` samples per pass in both views (``None``: the projected view sizes
+  chunks to a memory budget, the operator takes all N in one pass).
+
+Views (Eq. 4–5 of Vysogorets, Dawid & Kempe, ICML 2024, at any α and T):
+
+* :meth:`CurvatureProblem.projected` — RᵀH'R = G-term + H-term on a basis R
+  (:func:`goldilocks_core.curvature.decompose`), and :meth:`CurvatureProblem.sweep` over α, T or β;
+* :meth:`CurvatureProblem.operator` — H', its G-term or its H-term as a matrix-free P×P
+  ``LinearOperator`` (:func:`goldilocks_core.estimators.hessian_operator`), for Lanczos,
+  Hutchinson, SLQ.
+
+::
+
+    problem = CurvatureProblem(model, x, y)
+    dec = problem.projected(basis, alpha=10.0)       # d×d matrices and positive curvature
+    op = problem.operator(alpha=10.0, term="g_term")  # P×P, matrix-free
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .curvature import Decomposition, decompose, sweep
+from .devices import default_dtype
+from .estimators import CurvatureOperator, hessian_operator
+from .models import resolve_degree
+from .validation import check_count, check_data
+
+__all__ = ["CurvatureProblem"]
+
+
+@dataclass(frozen=True, eq=False)
+class CurvatureProblem:
+    """The loss curvature of one network on one data set (Eq. 4–5), with two views.
+
+    Parameters
+    ----------
+    model
+        The unscaled network θ (its parameters define the point; α scales them).
+    inputs, targets
+        Data (N, …) and N integer class labels.
+    degree
+        L of f_{αθ} = α^L f_θ; ``None`` reads it from the model (needed only for α ≠ 1).
+    dtype
+        Working precision of both views (default: float64 on CPU, float32 on CUDA).
+    chunk_size
+        Samples per forward/backward pass in both views.
+    """
+
+    model: nn.Module
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    degree: int | None = None
+    dtype: torch.dtype | None = None
+    chunk_size: int | None = None
+    _cast_model: list = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.model, nn.Module):
+            raise ValueError(f"model must be an nn.Module, got {type(self.model).__name__}")
+        first = next(iter(self.model.parameters()), None)
+        if first is None:
+            raise ValueError("the model has no parameters")
+        inputs, targets = check_data(self.inputs, self.targets)
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "targets", targets)
+        dtype = default_dtype(first.device) if self.dtype is None else self.dtype
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"dtype must be a floating-point torch dtype, got {dtype!r}")
+        object.__setattr__(self, "dtype", dtype)
+        if self.chunk_size is not None:
+            object.__setattr__(self, "chunk_size", check_count("chunk_size", self.chunk_size))
+        if self.degree is not None:
+            object.__setattr__(self, "degree", resolve_degree(self.model, self.degree))
+
+    def degree_at(self, alpha: float) -> int:
+        """L as used at scale α (:func:`goldilocks_core.models.resolve_degree`)."""
+        return resolve_degree(self.model, self.degree, alpha=alpha)
+
+    # ---------------------------------------------------------------- projected view (d ≤ P)
+    def projected(self, basis: torch.Tensor, *, alpha: float = 1.0, temperature: float = 1.0,
+                  method: str = "auto", progress: bool = False) -> Decomposition:
+        """RᵀH'R, its G-term and H-term at (α, T) on the columns of ``basis`` (P×d).
+
+        Returns
+        -------
+        Decomposition
+            See :func:`goldilocks_core.curvature.decompose`.
+        """
+        return decompose(self.model, self.inputs, self.targets, basis, alpha=alpha, temperature=temperature,
+                         chunk_size=self.chunk_size, degree=self.degree_at(alpha), dtype=self.dtype, method=method,
+                         progress=progress)
+
+    def sweep(self, basis: torch.Tensor, *, alphas: Sequence[float] | None = None, temperatures=1.0,
+              betas: Sequence[float] | None = None, method: str = "auto", progress: bool = False) -> pd.DataFrame:
+        """One row of curvature summaries per (α, T) or β (:func:`goldilocks_core.curvature.sweep`)."""
+        return sweep(self.model, self.inputs, self.targets, basis, alphas=alphas, temperatures=temperatures,
+                     betas=betas, chunk_size=self.chunk_size, degree=self.degree, dtype=self.dtype, method=method,
+                     progress=progress)
+
+    # ---------------------------------------------------------------- full-space view (d = P)
+    def _model_in_dtype(self) -> nn.Module:
+        params = list(self.model.parameters())
+        if all(p.dtype == self.dtype for p in params):
+            return self.model
+        if not self._cast_model:
+            self._cast_model.append(copy.deepcopy(self.model).to(self.dtype))
+        return self._cast_model[0]
+
+    def operator(self, *, alpha: float = 1.0, temperature: float = 1.0, term: str = "hessian",
+                 parameters: str | Sequence[str] | None = None) -> CurvatureOperator:
+        """H' (``term="hessian"``), its G-term or H-term at (α, T) as a P×P linear operator.
+
+        Returns
+        -------
+        CurvatureOperator
+            See :func:`goldilocks_core.estimators.hessian_operator`; ``parameters`` restricts it
+            to a diagonal block.
+        """
+        return hessian_operator(self._model_in_dtype(), self.inputs, self.targets, alpha=alpha,
+                                temperature=temperature, term=term, chunk_size=self.chunk_size,
+                                degree=self.degree_at(alpha), parameters=parameters)
