@@ -98,6 +98,51 @@ def log_alpha_axis(ax, label: str = r"initialisation scale $\alpha$") -> None:
     ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, numticks=12))
 
 
+# --- Chapter 2, preliminaries ----------------------------------------------------------------
+__all__ += ["softmax_temperature"]
+
+
+def softmax_temperature(logits, temperatures=(0.25, 1.0, 4.0), grid=None):
+    """Eq. 1: σ_T(z) of one logit vector at a few temperatures (bars) and its entropy against T.
+
+    Parameters
+    ----------
+    logits
+        One vector z of K logits (shape ``(K,)`` or ``(1, K)``).
+    temperatures
+        The temperatures of the bar chart.
+    grid
+        The temperatures of the entropy curve (default: 81 points from 10⁻² to 10²).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: p_k per class and temperature; right: entropy in nats with log K dashed.
+    """
+    import torch
+
+    from . import losses
+
+    z = torch.as_tensor(logits, dtype=torch.float64).reshape(1, -1)
+    K = z.shape[1]
+    grid = np.logspace(-2, 2, 81) if grid is None else np.asarray(grid, dtype=np.float64)
+    entropy = [losses.softmax_entropy(z, t).item() for t in grid]
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.0))
+    width = 0.8 / len(temperatures)
+    for j, t in enumerate(temperatures):
+        offset = (j - (len(temperatures) - 1) / 2) * width
+        axes[0].bar(np.arange(K) + offset, losses.probabilities(z, t)[0], width=width, label=f"T = {t:g}")
+    axes[0].set_xticks(range(K), [f"$z_{k + 1}$" for k in range(K)])
+    axes[0].set_ylabel("probability $p_k$")
+    axes[0].legend()
+    axes[1].plot(grid, entropy, color=COLORS["hessian"])
+    axes[1].axhline(np.log(K), ls="--", color=COLORS["reference"], label=r"$\log K$")
+    log_alpha_axis(axes[1], "temperature $T$")
+    axes[1].set_ylabel("softmax entropy (nats)")
+    axes[1].legend()
+    return fig
+
+
 # --- Appendix D, the pre-collapse regime (Fig. 10) ------------------------------------------
 __all__ += ["precollapse_curves", "eigenvector_row"]
 
@@ -202,7 +247,7 @@ def eigenvector_row(images, alphas, sample, *, cosines=None, sample_title: str =
 
 __all__ += [
     "eq8_vs_alpha", "curvature_vs_dimension", "gamma_vs_entropy", "gradient_cosines",
-    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "gamma_limits", "gamma_plateau",
+    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "expected_g_spectra", "gamma_limits", "gamma_plateau",
 ]
 
 _MODEL_COLORS = {"eq8": "#264653", "eq8_P": "#9c6644", "pink": "#f4a6c8", "red": "#c1121f"}
@@ -409,6 +454,14 @@ def expected_g_spectrum(monte_carlo, formula, *, ax=None, label: str | None = No
         ax.set_title(label, fontsize=10)
     ax.legend(fontsize=8)
     return ax.figure
+
+
+def expected_g_spectra(spectra):
+    """App. B: one :func:`expected_g_spectrum` panel per case of :func:`goldilocks_core.experiments.expected_g.appendix_b`."""
+    fig, axes = plt.subplots(1, len(spectra), figsize=(10, 3.3), sharey=True, squeeze=False)
+    for ax, (name, s) in zip(axes[0], spectra.items()):
+        expected_g_spectrum(s["monte_carlo"], s["formula"], ax=ax, label=name)
+    return fig
 
 
 def gamma_limits(table, *, ax=None):

@@ -22,16 +22,17 @@ import pandas as pd
 import torch
 
 from .. import claims, models
-from ..curvature import decompose, eigenvalues
+from ..curvature import decompose, eigenvalues, local_convexity, positive_curvature
 from ..curvature.reference import dense_g_term, dense_h_term
 from ..devices import resolve_device
 from ..subspace import random_basis
+from ..validation import check_count
 from .curves import error_bound
-from .setup import BASIS_SEED_OFFSET, build
+from .setup import BASIS_SEED_OFFSET, build, required
 
 __all__ = ["PAPER_LENET5_PARAMS", "paper_lenet5_params", "model_table", "split_errors", "init_curvature",
            "show_split", "show_models", "show_curvature",
-           "claims_rows"]
+           "claims_rows", "psd_curvature_examples"]
 
 # Fig. 5 caption and §4 of the paper: "d = P = 61,170" for LeNet-5 on CIFAR-10 (3×32×32).
 PAPER_LENET5_PARAMS = 61_170
@@ -40,13 +41,6 @@ PAPER_LENET5_PARAMS = 61_170
 def paper_lenet5_params() -> int:
     """P of the paper's LeNet-5 on CIFAR-10 inputs (3×32×32), as this package builds it."""
     return models.num_parameters(models.lenet5(in_channels=3, image_size=32))
-
-
-def _cfg(cfg: Mapping[str, Any], key: str):
-    try:
-        return cfg[key]
-    except KeyError:
-        raise ValueError(f"the settings have no {key!r}") from None
 
 
 def model_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
@@ -60,10 +54,10 @@ def model_table(cfg: Mapping[str, Any]) -> pd.DataFrame:
         Index ``model``; columns ``input, N, P, L, homogeneity_error`` where the error is
         max over α of max|f(αθ) − α^L f(θ)|/max|α^L f(θ)| (Def. 1) on the first 64 inputs, float64.
     """
-    alphas = [float(a) for a in _cfg(cfg, "homogeneity_alphas")]
+    alphas = [float(a) for a in required(cfg, "homogeneity_alphas")]
     device = resolve_device(cfg.get("device", "auto"))
     rows = []
-    for spec in _cfg(cfg, "models"):
+    for spec in required(cfg, "models"):
         s = build(dict(spec), seed=int(cfg.get("seed", 0)), dtype=torch.float64, device=device)
         err = max(models.homogeneity_error(s.model, s.inputs[:64], alphas).values())
         rows.append({"model": s.name, "input": "×".join(str(n) for n in s.inputs.shape[1:]),
@@ -87,8 +81,8 @@ def split_errors(cfg: Mapping[str, Any]) -> pd.DataFrame:
         ‖dense‖_F, each projected on R) and ``h_over_g`` = ‖H-term‖_F/‖G-term‖_F (both terms
         matter where this is neither tiny nor huge).
     """
-    widths = [int(w) for w in _cfg(cfg, "dense_check_widths")]
-    n, d = int(_cfg(cfg, "dense_check_samples")), int(_cfg(cfg, "dense_check_dim"))
+    widths = [int(w) for w in required(cfg, "dense_check_widths")]
+    n, d = int(required(cfg, "dense_check_samples")), int(required(cfg, "dense_check_dim"))
     g = torch.Generator().manual_seed(int(cfg.get("seed", 0)))
     net = models.mlp(widths, generator=g, dtype=torch.float64)
     x = torch.randn(n, widths[0], generator=g, dtype=torch.float64)
@@ -99,7 +93,7 @@ def split_errors(cfg: Mapping[str, Any]) -> pd.DataFrame:
         return float(torch.linalg.norm(a - b) / torch.linalg.norm(b))
 
     rows = []
-    for alpha, temperature in _cfg(cfg, "dense_check_points"):
+    for alpha, temperature in required(cfg, "dense_check_points"):
         kw = {"alpha": float(alpha), "temperature": float(temperature)}
         G = R.T @ dense_g_term(net, x, y, **kw) @ R
         Hs = R.T @ dense_h_term(net, x, y, **kw) @ R
@@ -125,9 +119,9 @@ def init_curvature(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, dict
     """
     device = resolve_device(cfg.get("device", "auto"))
     dtype = {"float64": torch.float64, "float32": torch.float32}[cfg.get("dtype", "float64")]
-    seed, d = int(cfg.get("seed", 0)), int(_cfg(cfg, "subspace_dim"))
+    seed, d = int(cfg.get("seed", 0)), int(required(cfg, "subspace_dim"))
     rows, spectra = [], {}
-    for spec in _cfg(cfg, "models"):
+    for spec in required(cfg, "models"):
         s = build(dict(spec), seed=seed, dtype=dtype, device=device)
         R = random_basis(s.num_params, d, dtype=dtype, device=device,
                          generator=torch.Generator().manual_seed(BASIS_SEED_OFFSET + seed))
@@ -205,3 +199,38 @@ def show_models(table: pd.DataFrame) -> pd.DataFrame:
 def show_curvature(curvature: pd.DataFrame) -> pd.DataFrame:
     """:func:`init_curvature`'s table for the page, to 3 significant digits."""
     return curvature.apply(lambda col: [float(f"{v:.3g}") for v in col])
+
+
+def psd_curvature_examples(*, seed: int, n: int = 200, ranks=(1, 4, 16, 64)) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Positive curvature (Eq. 2) of rank-r PSD matrices against the bound √r, and of a Wigner matrix.
+
+    Parameters
+    ----------
+    seed
+        Seeds one generator that draws, in order, the n×n symmetric Gaussian matrix and then
+        one n×r Gaussian factor F per rank (M = FFᵀ).
+    n, ranks
+        Size of the matrices and the ranks r.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        One row per r: positive curvature of FFᵀ ("random PSD"), of the projector on r
+        coordinates ("equal eigenvalues", which attains √r) and √r; and the symmetric Gaussian
+        matrix's positive curvature and local convexity (a spectrum symmetric about 0: ≈ 0 and ≈ ½).
+    """
+    n = check_count("n", n, minimum=2)
+    rng = torch.Generator().manual_seed(int(seed))
+    wigner = torch.randn(n, n, generator=rng, dtype=torch.float64)
+    wigner = (wigner + wigner.T) / 2
+    rows = []
+    for r in ranks:
+        r = check_count("rank", r)
+        factor = torch.randn(n, r, generator=rng, dtype=torch.float64)
+        equal = factor.new_zeros(n, n)
+        equal[range(r), range(r)] = 1.0
+        rows.append({"rank r": r, "random PSD": float(positive_curvature(factor @ factor.T)),
+                     "equal eigenvalues": float(positive_curvature(equal)), "sqrt(r)": math.sqrt(r)})
+    symmetric = {"positive_curvature": float(positive_curvature(wigner)),
+                 "local_convexity": float(local_convexity(wigner))}
+    return pd.DataFrame(rows).set_index("rank r"), symmetric
