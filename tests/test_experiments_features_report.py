@@ -29,16 +29,6 @@ def verdicts(rows):
     return [r.verdict for r in rows]
 
 
-def test_substitutions_name_what_differs_from_the_paper():
-    paper = settings("features", "paper")
-    same = R.substitutions(paper, paper)
-    assert list(same.columns) == ["figure", "paper", "here"] and (same["here"] == "as in the paper").all()
-    quick = R.substitutions(settings("features", "quick"), paper)
-    assert "CIFAR-10" in quick.set_index("figure").loc["Fig. 3", "paper"]
-    assert "Fashion-MNIST 32×32" in quick.set_index("figure").loc["Fig. 5 left", "here"]
-    assert "N = " in quick.set_index("figure").loc["Fig. 3", "here"]
-
-
 def test_claims_fig3_reproduces_and_differs():
     rows = R.claims_fig3(curves())
     assert verdicts(rows) == ["reproduces", "reproduces", "differs"]

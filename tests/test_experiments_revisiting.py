@@ -45,19 +45,6 @@ def test_at_the_largest_alpha_the_hessian_is_its_h_term(tiny_runs):
     assert (last["log10_norm_g_term"] < last["log10_norm_h_term"] - 20).all()
 
 
-def test_substitutions_name_the_padded_lenet5_and_the_sizes():
-    quick, paper = settings("revisiting", "quick"), settings("revisiting", "paper")
-    t = RV.substitutions(paper.models, quick.models, figures=["Fig. 2 (top)", "Fig. 2 (bottom)"])
-    assert list(t.columns) == ["figure", "paper", "this page", "substituted"]
-    assert "CIFAR-10" in t.loc[1, "paper"] and "zero-padded to 32×32" in t.loc[1, "this page"]
-    assert t.loc[1, "substituted"] == "yes"
-    assert "Fashion-MNIST" in t.loc[0, "this page"] and f"N = {quick.models[0]['num_samples']:,d}" in t.loc[0, "this page"]
-    same = RV.substitutions(paper.models, paper.models, figures=["a", "b"])
-    assert list(same["substituted"]) == ["no", "no"] and "full training set" in same.loc[0, "this page"]
-    with pytest.raises(ValueError, match="same length"):
-        RV.substitutions(paper.models, quick.models, figures=["a"])
-
-
 def _eq5_rows(**changes):
     base = {"err_engine_hessian": 1e-14, "err_engine_g_term": 1e-14, "err_engine_h_term": 1e-14,
             "err_formula_hessian": 1e-14, "err_formula_g_term": 1e-14, "err_formula_h_term": 1e-14,

@@ -100,3 +100,22 @@ def test_substitution_table_names_what_each_profile_replaces():
     assert "N = 2,000" in quick["this page"].iloc[0] and "CIFAR-10" in quick["paper"].iloc[1]
     assert list(substitution_table(profiles.settings("zone", "paper"))["substituted"]) == ["no", "no"]
     assert list(substitution_table(profiles.settings("zone", "offline"))["substituted"]) == ["network, data set", "left out"]
+
+
+def test_substitution_rows_name_figures_and_what_changed():
+    from goldilocks_core.profiles.substitutions import substitution_table
+
+    cfg = profiles.settings("features", "quick")
+    t = substitution_table(cfg, {"Fig. 3": ["fig3_settings", "subspace_dim"], "Fig. 5 right": ["prior_setting"],
+                                 "Fig. 4 left": "dims"})
+    assert list(t.columns) == ["paper", "this page", "substituted"] and t.index.name == "profile quick"
+    assert t.loc["Fig. 3", "substituted"] == "fewer samples, left out"  # quick runs LeNet-300-100 only
+    assert "subspace_dim = 50" in t.loc["Fig. 3", "paper"] and "CIFAR-10" in t.loc["Fig. 3", "paper"]
+    assert "padded to 32×32" in t.loc["Fig. 5 right", "this page"]
+    assert t.loc["Fig. 4 left", "substituted"] == "sizes"
+    paper = substitution_table(profiles.settings("features", "paper"), {"Fig. 6": ["inits_setting", "num_inits"]})
+    assert paper.loc["Fig. 6", "this page"] == "as in the paper" and paper.loc["Fig. 6", "substituted"] == "no"
+    lr = substitution_table(profiles.settings("appendix_e", "quick"), {"USO": "uso_base_lr"})
+    assert lr.loc["USO", "substituted"] == "changed"  # a learning rate is not a size
+    with pytest.raises(ValueError, match="no setting"):
+        substitution_table(cfg, {"x": "nonsense"})

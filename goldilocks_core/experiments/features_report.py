@@ -19,7 +19,6 @@ from .. import claims as C
 __all__ = [
     "EQ8_RTOL",
     "SLOPE_RTOL",
-    "substitutions",
     "fig3_table",
     "gap_decomposition",
     "cosine_table",
@@ -46,42 +45,6 @@ RHO_MIN = 0.5
 def _n(spec: Mapping[str, Any], n=None) -> str:
     n = spec.get("num_samples") if n is None else n
     return "all training images" if n is None else f"N = {int(n):,}"
-
-
-def _spec(spec: Mapping[str, Any], n=None) -> str:
-    return f"{spec.get('name', spec.get('arch'))}, {_n(spec, n)}"
-
-
-def _sets(datasets: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(d.get("label") or f"{d['dataset']} ({d.get('split', 'train')})" for d in datasets)
-
-
-def _describe(cfg: Mapping[str, Any]) -> dict[str, str]:
-    first = cfg["fig3_settings"][0]
-    return {
-        "Fig. 3": "; ".join(_spec(s) for s in cfg["fig3_settings"])
-        + f"; d = {cfg['subspace_dim']}, {len(cfg['alphas'])} α, {cfg['num_seeds']} seeds",
-        "Fig. 4 left": f"{_spec(first, cfg['dims_num_samples'])}; d = "
-        + ", ".join(str(int(d)) for d in cfg["dims"]),
-        "Fig. 4 right": f"{first.get('name')}, {cfg['gamma_num_logit_sets']} logit sets",
-        "Fig. 5 left": f"{cfg['cosine_setting'].get('name')}, {cfg['cosine_num_inits']} inits; "
-        f"{_sets(cfg['cosine_datasets'])}; {cfg['cosine_num_samples']:,} each",
-        "Fig. 5 right": f"{_spec(cfg['prior_setting'])}; {cfg['prior_num_priors']:,} priors, "
-        f"subsets of {cfg['prior_subset_size']:,}",
-        "Fig. 6": f"{_spec(cfg['inits_setting'])}; {cfg['num_inits']:,} inits",
-    }
-
-
-def substitutions(cfg: Mapping[str, Any], paper: Mapping[str, Any]) -> pd.DataFrame:
-    """What each figure runs under ``cfg`` next to the paper's setting (``paper``: the defaults).
-
-    Returns a DataFrame with columns ``figure, paper, here`` (``here`` is "as in the paper" where
-    the two agree).
-    """
-    mine, theirs = _describe(cfg), _describe(paper)
-    rows = [{"figure": k, "paper": theirs[k], "here": "as in the paper" if mine[k] == theirs[k] else mine[k]}
-            for k in theirs]
-    return pd.DataFrame(rows)
 
 
 def _medians(curves: pd.DataFrame) -> pd.DataFrame:

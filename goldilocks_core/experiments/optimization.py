@@ -18,14 +18,13 @@ import torch
 
 from .. import claims, training
 from ..devices import resolve_device
-from .cache import cached, result_settings
+from .cache import cached
 from .setup import build_data, build_model
 from .curves import intervals_where, loglog_slope
 from .zone import run_seed
 
 __all__ = ["REGIMES", "load_setting", "run_grid", "cell_summary", "regimes_seen", "zone_strip", "fig8",
-           "fig9", "staircase", "claims_rows", "fig11", "uso_agreement", "fig12", "appendix_e_claims_rows",
-           "substitutions"]
+           "fig9", "staircase", "claims_rows", "fig11", "uso_agreement", "fig12", "appendix_e_claims_rows"]
 
 # Fig. 7's outcomes, in the order the taxonomy draws them
 REGIMES = ("diverges", "zero logits", "lazy", "trains normally", "does not train")
@@ -262,26 +261,6 @@ def claims_rows(results: Mapping[str, dict], cfg) -> list:
                                  paper="zone α ∈ [1, 18], untrainable for α > 1.8", here=here, holds=holds,
                                  criterion="some grid α in the strip trains at no η₀"))
     return rows
-
-
-def substitutions(cfg, page: str = "optimization") -> pd.DataFrame:
-    """The data-substitution table at the top of the chapter (paper setting → this profile)."""
-    if page == "optimization":
-        paper = [("LeNet-300-100", "Fashion-MNIST, 60,000 images"), ("LeNet-5", "CIFAR-10, 50,000 images")]
-        rows = [{"model": m, "paper": d, "here": f"{s['name']}, {s.get('num_samples') or 'all'} images"}
-                for (m, d), s in zip(paper, cfg["models"])]
-        rows.append({"model": "training", "paper": f"full-batch GD, {int(cfg['paper_steps']):,} epochs",
-                     "here": f"full-batch GD, {', '.join(str(s) for s in cfg['steps'])} steps"})
-        rows.append({"model": "grid", "paper": "≥ 13 α × 13 η₀",
-                     "here": f"{len(cfg['alphas'])} α × {len(cfg['base_lrs'])} η₀"})
-    else:
-        rows = [{"model": "USO, probes", "paper": "LeNet-300-100, Fashion-MNIST",
-                 "here": f"{cfg['uso_model']['name']}, {cfg['uso_model'].get('num_samples') or 'all'} images"},
-                {"model": "zero logits", "paper": "LeNet-5, CIFAR-10",
-                 "here": f"{cfg['zero_model']['name']}, {cfg['zero_model'].get('num_samples') or 'all'} images"},
-                {"model": "training", "paper": f"{int(cfg['paper_steps']):,} epochs, η₀ = 0.0002 (Fig. 11)",
-                 "here": f"{cfg['uso_steps']} steps, η₀ = {cfg['uso_base_lr']:g}"}]
-    return pd.DataFrame(rows, columns=["model", "paper", "here"])
 
 
 # ------------------------------------------------------------------------------ App. E, Fig. 11

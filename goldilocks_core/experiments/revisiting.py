@@ -5,7 +5,6 @@ Vysogorets, Dawid & Kempe (ICML 2024), §3. The runs themselves are
 :func:`~goldilocks_core.experiments.zone.identity_checks` (Eq. 3 and Eq. 5 against explicitly
 scaled weights); this module turns their tables into the chapter's numbers and claims rows:
 
-* :func:`substitutions` — the paper's setting against what a profile runs (the table at the top);
 * :func:`eq5_summary` — the errors of Eq. 5 split by whether the softmax has collapsed;
 * :func:`zone_locations` — the zone from curvature against the strip ‖G‖₂ ≥ ‖H-term‖₂ (Eq. 6);
 * :func:`fig2_summary` — per model: norms at α = 1 and at both ends, where the G-term's
@@ -15,7 +14,7 @@ scaled weights); this module turns their tables into the chapter's numbers and c
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import pandas as pd
 from .. import claims
 from . import curves
 
-__all__ = ["substitutions", "gradient_table", "eq5_table", "zone_table", "eq5_summary", "zone_locations", "fig2_summary", "claims_rows",
+__all__ = ["gradient_table", "eq5_table", "zone_table", "eq5_summary", "zone_locations", "fig2_summary", "claims_rows",
            "COLLAPSED_EXPONENT", "G_TERM_EPS_FACTOR", "JACCARD_MIN", "PEAK_ALPHA_MAX", "MONOTONE_TOL"]
 
 # a softmax counts as collapsed where β·max_n(max_k z − min_k z) > 1e3 (one-hot up to e^(−1000))
@@ -38,46 +37,6 @@ PEAK_ALPHA_MAX = 0.1  # "highest positive curvature [of the G-term] at low initi
 MONOTONE_TOL = 0.01  # "positive curvature of the G-term monotonically decreases": no rise above this
 
 _EPS = float(np.finfo(np.float64).eps)
-
-
-def _dataset_label(spec: Mapping[str, Any]) -> str:
-    names = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN", "digits": "digits (8×8)",
-             "mnist": "MNIST", "gaussian": "Gaussian images"}
-    label = names.get(spec.get("dataset"), str(spec.get("dataset")))
-    if spec.get("pad_to"):
-        label += f", zero-padded to {spec['pad_to']}×{spec['pad_to']}"
-    elif spec.get("image_size"):
-        label += f", resized to {spec['image_size']}×{spec['image_size']}"
-    n = spec.get("num_samples")
-    return label + (f", N = {int(n):,d}" if n is not None else ", full training set")
-
-
-def substitutions(paper_models: Sequence[Mapping[str, Any]], run_models: Sequence[Mapping[str, Any]], *,
-                  figures: Sequence[str]) -> pd.DataFrame:
-    """The data-substitution table at the top of a chapter: the paper's setting, this page's.
-
-    Parameters
-    ----------
-    paper_models, run_models : sequences of model specs
-        The paper profile's ``models`` and the current profile's, in the same order.
-    figures : sequence of str
-        Where each model appears in the paper ("Fig. 2 (top)").
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``figure, paper, this page, substituted`` (``substituted`` says "yes" where the
-        data set or model differs from the paper's).
-    """
-    if not (len(paper_models) == len(run_models) == len(figures)):
-        raise ValueError("paper_models, run_models and figures must have the same length")
-    rows = []
-    for fig, p, r in zip(figures, paper_models, run_models):
-        same = p.get("arch") == r.get("arch") and p.get("dataset") == r.get("dataset") and not r.get("pad_to")
-        rows.append({"figure": fig, "paper": f"{p['name'].split(',')[0]} on {_dataset_label(p)}",
-                     "this page": f"{r['name'].split(',')[0]} on {_dataset_label(r)}",
-                     "substituted": "no" if same else "yes"})
-    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- Eq. 3 and Eq. 5
