@@ -13,7 +13,7 @@ Sources of a file, in order:
    ``dataset-fashion-mnist`` (the manifest's ``system_dirs``; ``$GOLDILOCKS_SYSTEM_DATA``, a
    ``os.pathsep``-separated list of folders, replaces them for every dataset, empty for none);
    a verified file is copied into the cache;
-3. the official URL ``<base_url>/<filename>``;
+3. the official URL ``<base_url>/<filename>`` (downloaded with pooch's HTTP/FTP downloaders);
 4. the mirror: the ``mirror`` argument, else ``$GOLDILOCKS_MIRROR`` (``http(s)://`` or
    ``file://``, a folder holding the files under their official names).
 
@@ -161,44 +161,73 @@ def _check_or_raise(tmp: Path, info: dict, origin: str, path: Path) -> None:
                             f"nothing was kept at {path}")
 
 
+def _transfer(url: str, out, *, timeout: float, chunk_size: int) -> None:
+    """Stream ``url`` into the open binary file ``out``.
+
+    HTTP(S) and FTP go through pooch's downloaders (``requests``, a progress bar that
+    ``TQDM_DISABLE=1`` silences); ``file://`` mirrors are read with ``urllib``. Every failure is
+    a :class:`DownloadError` naming the URL.
+    """
+    from urllib.parse import urlsplit
+
+    from ..progress import progress_enabled
+
+    scheme = urlsplit(url).scheme
+    if scheme in ("http", "https", "ftp"):
+        import pooch
+        import requests
+
+        if scheme == "ftp":
+            downloader = pooch.FTPDownloader(progressbar=progress_enabled(), timeout=timeout, chunk_size=chunk_size)
+        else:
+            downloader = pooch.HTTPDownloader(progressbar=progress_enabled(), timeout=timeout, chunk_size=chunk_size,
+                                              headers={"User-Agent": "goldilocks-core"})
+        try:
+            downloader(url, out, None)
+        except requests.exceptions.HTTPError as err:
+            response = err.response
+            raise DownloadError(f"{url}: HTTP {response.status_code} {response.reason}") from err
+        except requests.exceptions.ChunkedEncodingError as err:
+            raise DownloadError(f"{url}: interrupted transfer ({err})") from err
+        except (requests.exceptions.RequestException, OSError, EOFError) as err:
+            raise DownloadError(f"{url}: {type(err).__name__}: {err} (offline, or the server is down?)") from err
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            for chunk in iter(lambda: response.read(chunk_size), b""):
+                out.write(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise DownloadError(f"{url}: {type(err).__name__}: {reason}") from err
+
+
 def download_file(url: str, path: str | os.PathLike, info: dict, *, timeout: float = 60.0,
                   chunk_size: int = 1 << 20) -> Path:
     """Stream ``url`` to ``path`` atomically and verify it against ``info`` (manifest entry).
 
-    Raises :class:`DownloadError` (network, HTTP status, interrupted transfer) or
-    :class:`ChecksumError` (wrong payload); then nothing is written and ``path`` is untouched.
+    Parameters
+    ----------
+    url
+        ``http(s)://``, ``ftp://`` (through pooch's downloaders) or ``file://``.
+    path
+        Where the file goes; it appears there only once complete and verified.
+    info
+        The manifest entry: ``md5`` of the file and, for gzip files, ``payload_md5`` of the
+        decompressed bytes (:mod:`goldilocks_core.data.checksums`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``. Raises :class:`DownloadError` (network, HTTP status, interrupted transfer) or
+        :class:`ChecksumError` (wrong payload); then nothing is written and ``path`` is untouched.
     """
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    from tqdm import tqdm
-
-    from ..progress import progress_enabled
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as (out, tmp):
-        received, expected_length = 0, None
-        try:
-            request = urllib.request.Request(url, headers={"User-Agent": "goldilocks-core"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                length = response.headers.get("Content-Length")
-                expected_length = int(length) if length and length.isdigit() else None
-                with tqdm(total=expected_length, unit="B", unit_scale=True, unit_divisor=1024,
-                          desc=path.name, leave=False, disable=not progress_enabled()) as bar:
-                    for chunk in iter(lambda: response.read(chunk_size), b""):
-                        out.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-        except urllib.error.HTTPError as err:
-            raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from err
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-            reason = getattr(err, "reason", None) or err
-            raise DownloadError(f"{url}: {type(err).__name__}: {reason} (offline, or the server is down?)"
-                                ) from err
-        if expected_length is not None and received != expected_length:
-            raise DownloadError(f"{url}: interrupted after {received} of {expected_length} bytes")
+        _transfer(url, out, timeout=timeout, chunk_size=chunk_size)
         out.flush()
         _check_or_raise(tmp, info, f"downloaded {url}", path)
     return path
