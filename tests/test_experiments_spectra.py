@@ -226,3 +226,13 @@ def test_appendix_a_offline_profile_code_path():
     assert len(rows) == 5 + len(cfg.alphas) - 1
     assert S.summary_frame(points).shape[0] == len(cfg.alphas)
     assert S.collapse_census(s, max(cfg.alphas))["samples"] == 20
+
+
+def test_appendix_a_driver_measures_every_alpha_of_the_settings():
+    from goldilocks_core.profiles import settings
+
+    cfg = settings("appendix_a", "offline", alphas=(0.5, 1.0), num_probes=2, lanczos_steps=6, num_top=3,
+                   main_alpha=1.0, cache=False)
+    points = S.appendix_a(cfg, tiny_setting())
+    assert [p.alpha for p in points] == [0.5, 1.0]
+    assert set(points[0].terms) == set(S.TERMS)

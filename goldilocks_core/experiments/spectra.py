@@ -37,6 +37,7 @@ __all__ = [
     "TermSpectrum",
     "SpectraPoint",
     "measure_spectra",
+    "appendix_a",
     "h_term_diagonal_blocks",
     "bbp_outlier",
     "bbp_overlap",
@@ -213,6 +214,31 @@ def measure_spectra(
                     for t in ("hessian", "g_term") if t in spectra}
         points.append(SpectraPoint(alpha, temperature, r.dim, spectra, edge, margin, outliers))
     return points
+
+
+def appendix_a(cfg, setting) -> list[SpectraPoint]:
+    """App. A's driver: :func:`measure_spectra` of ``setting`` at ``cfg.alphas`` with the chapter's
+    SLQ settings, cached under the full settings when ``cfg.cache`` (the paper profile).
+
+    Parameters
+    ----------
+    cfg
+        The ``appendix_a`` settings (:func:`goldilocks_core.profiles.settings`).
+    setting
+        The network and data (:func:`goldilocks_core.experiments.setup.build` of ``cfg.model``).
+
+    Returns
+    -------
+    list of SpectraPoint
+        One per α.
+    """
+    from .cache import cached
+
+    key = {**dict(cfg), "setting": setting.name}
+    return cached("appendix_a", key, lambda: measure_spectra(
+        setting, cfg.alphas, temperature=cfg.temperature, num_probes=cfg.num_probes,
+        lanczos_steps=cfg.lanczos_steps, num_top=cfg.num_top, margin=cfg.margin, chunk_size=cfg.chunk_size,
+        probe_block=cfg.probe_block, seed=cfg.seed, progress=False), enabled=cfg.cache)
 
 
 def h_term_diagonal_blocks(model, inputs, targets, *, alpha: float = 1.0, temperature: float = 1.0,
