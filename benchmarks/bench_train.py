@@ -85,6 +85,19 @@ def plain_loop(model, x, y, cells, steps: int, degree: int):
     return final
 
 
+def step_flops(model, n: int) -> float:
+    """Floating-point operations of one full-batch GD step of one cell: 2 (forward) + 4 (backward)
+    multiply-adds per weight and sample, i.e. 6·N·P for a bias-free fully connected network."""
+    return 6.0 * n * models.num_parameters(model)
+
+
+def matmul_gflops(x: torch.Tensor, width: int, device, repeats: int = 3) -> float:
+    """This machine's dense float32 matmul rate on the first layer's shape: X (N×784) @ W (784×width)."""
+    w = torch.randn(x.shape[1], width, device=device)
+    t = timeit(lambda: x @ w, device, repeats)
+    return 2.0 * x.shape[0] * x.shape[1] * width / t / 1e9
+
+
 def timeit(fn, device, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -158,8 +171,16 @@ def main(argv=None) -> int:
     print(f"  diverged cells: {dead} of {len(cells)}; "
           f"final train accuracy {frame[frame.step == steps].train_accuracy.min():.3f}–"
           f"{frame[frame.step == steps].train_accuracy.max():.3f}")
+    flops = step_flops(model, len(y)) * len(cells) * (steps + 1)  # + the gradient at θ_T
+    peak = matmul_gflops(xd, 300 * len(cells), device)
+    print(f"  arithmetic: (a) {flops / t_grid / 1e9:.1f} GFLOP/s, (b) {flops / t_loop / 1e9:.1f} GFLOP/s; "
+          f"one large first-layer matmul on this machine {peak:.1f} GFLOP/s (both do the same arithmetic, "
+          f"6·N·P per cell-step: once (b) runs near the matmul rate, batching cannot gain much)")
     result = {
         "grid_speedup_vs_loop": round(t_loop / t_grid, 2),
+        "grid_gflops": round(flops / t_grid / 1e9, 1),
+        "loop_gflops": round(flops / t_loop / 1e9, 1),
+        "matmul_gflops": round(peak, 1),
         "paired_speedup_median": round(paired, 2),
         "grid_speedup_vs_engine_per_cell": None if t_alone is None else round(t_alone / t_grid, 2),
         "cells_per_second": round(len(cells) * steps / t_grid, 2),
