@@ -118,7 +118,7 @@ class GenericNetwork:
         return GenericChunkState(z_dot.permute(1, 2, 0).contiguous(), x)
 
     def h_term(self, state: GenericChunkState, residuals: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
-        r"""Compute :math:`\sum_n\sum_k r_{nk} R^\top\nabla^2 z_{nk} R` over the chunk by forward-over-reverse products.
+        r"""Compute :math:`\sum_n\sum_k r_{nk} R^\top\nabla^2 z_{nk} R` over the chunk by forward-over-reverse.
 
         Parameters
         ----------

@@ -75,7 +75,7 @@ def _estimate(exact: float, samples: np.ndarray, num: int) -> Estimate:
 
 def hutchpp_trace(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                   progress: bool = True) -> Estimate:
-    r"""Estimate Tr(A) by Hutch++ (Meyer et al. 2021, Alg. 1) with ``num_matvecs`` ≥ 3 products.
+    r"""Estimate Tr(A) by Hutch++ (Meyer et al. 2021, Algorithm 1) with ``num_matvecs`` ≥ 3 products.
 
     :math:`\mathrm{Tr}(A) = \mathrm{Tr}(Q^\top A Q) + \mathrm{Tr}((I - QQ^\top)A(I - QQ^\top))`,
     the first term exact from a sketch Q = orth(AS), the second by Hutchinson. The standard

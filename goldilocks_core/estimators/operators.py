@@ -265,10 +265,10 @@ def hessian_operator(
     parameters: str | Sequence[str] | None = None,
     theta: torch.Tensor | None = None,
 ) -> CurvatureOperator:
-    r"""Build H(α, T) (``term="hessian"``), its G-term (``"g_term"``) or H-term (``"h_term"``) as an operator.
+    r"""Build H(α, T), its G-term or its H-term (Eq. 4–5) as a matrix-free P×P operator.
 
-    The Hessian of the mean temperature cross-entropy with respect to θ' at θ' = αθ, or one
-    of its Gauss–Newton terms (Eq. 4), evaluated at the unscaled θ through Eq. 5:
+    The Hessian (``term="hessian"``) of the mean temperature cross-entropy with respect to
+    θ' at θ' = αθ, or one of its Gauss–Newton terms (``"g_term"``, ``"h_term"``; Eq. 4), evaluated at the unscaled θ through Eq. 5:
     :math:`H = \alpha^{-2}\beta^2 J^\top(\mathrm{diag}\,p - pp^\top)J + \alpha^{-2}\beta\sum_k (p - y)_k\nabla^2 z_k`,
     :math:`p = \sigma(\beta z)`, :math:`\beta = \alpha^L/T`.
 

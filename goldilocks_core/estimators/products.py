@@ -153,7 +153,9 @@ def g_term_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: tor
 
 def h_term_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                     V: torch.Tensor, beta: float) -> torch.Tensor:
-    """Multiply the rows of ``V`` with Σ_i β Σ_k (p_i − y_i)_k ∇²_θ z_{ik}, the HVP of s(θ) = β Σ (p − y)·z with p fixed.
+    """Multiply the rows of ``V`` with Σ_i β Σ_k (p_i − y_i)_k ∇²_θ z_{ik}, holding p fixed.
+
+    The Hessian-vector product of s(θ) = β Σ (p − y)·z with p held fixed.
 
     Parameters
     ----------

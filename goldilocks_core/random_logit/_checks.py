@@ -18,7 +18,7 @@ __all__ = [
 
 
 def as_float_tensor(x, name: str = "input") -> torch.Tensor:
-    """Convert ``x`` to a floating tensor: floating tensors keep their dtype, anything else becomes float64.
+    """Convert ``x`` to a floating tensor (floating tensors keep their dtype, others become float64).
 
     Parameters
     ----------
@@ -139,7 +139,7 @@ def check_dimension(d, num_classes: int, name: str = "d") -> torch.Tensor:
 
 
 def positive_curvature_of(matrix: torch.Tensor) -> torch.Tensor:
-    """Compute Tr(M)/‖M‖_F (Eq. 2) of a batch of square matrices ``(..., n, n)``, with 0 for the zero matrix.
+    """Compute Tr(M)/‖M‖_F (Eq. 2) of a batch of square matrices, with 0 for the zero matrix.
 
     :func:`goldilocks_core.curvature.positive_curvature` with one convention changed: the value
     of the zero matrix is undefined (0/0) and is NaN there; like the authors' code, the random

@@ -185,17 +185,17 @@ class RandomLogitModel:
 
     @property
     def logits(self) -> torch.Tensor:
-        """z (N × C), i.i.d. N(0, σ_z²)."""
+        """The logits z (N × C), independent N(0, σ_z²) draws."""
         return self.sigma_z * self._zeta
 
     @property
     def class_means(self) -> torch.Tensor:
-        """c_k (C × D), i.i.d. N(0, σ_c²) entries."""
+        """The mean logit gradients c_k (C × D), with independent N(0, σ_c²) entries."""
         return self.sigma_c * self._zc
 
     @property
     def residuals(self) -> torch.Tensor:
-        """E_k^μ (N × C × D), i.i.d. N(0, σ_E²) entries."""
+        """The residuals E_k^μ (N × C × D), with independent N(0, σ_E²) entries."""
         return self.sigma_e * self._ze
 
     def probabilities(self) -> torch.Tensor:

@@ -115,7 +115,7 @@ def check_labels(labels, num_samples: int, num_classes: int) -> torch.Tensor:
 
 
 def estimate_sigmas(projected_jacobian, labels=None, *, grouping: str | None = None) -> SigmaEstimate:
-    """Estimate σ_c² and σ_e² from logit gradients ``projected_jacobian`` (N × K × d); see the module docstring.
+    """Estimate σ_c² and σ_e² from logit gradients N × K × d (see the module docstring).
 
     Parameters
     ----------

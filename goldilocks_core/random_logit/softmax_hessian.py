@@ -91,7 +91,7 @@ def softmax_hessian(p) -> torch.Tensor:
 
 
 def mean_softmax_hessian(p) -> torch.Tensor:
-    """Average (1/N) Σ_μ [diag(p^μ) − p^μ p^μᵀ] over the probabilities ``(..., N, K)``, giving ``(..., K, K)``.
+    """Average diag(p^μ) − p^μ p^μᵀ over a batch of probabilities, ``(..., N, K) → (..., K, K)``.
 
     The average is a Gram matrix of the stacked factors B(p^μ)/√N (PSD by construction).
 

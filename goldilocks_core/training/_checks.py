@@ -41,7 +41,7 @@ def check_values(name: str, values) -> tuple[float, ...]:
 
 
 def check_labels(labels) -> str:
-    """Validate the label mode, one of :data:`LABELS`.
+    """Validate the label mode, one of ``LABELS``.
 
     Parameters
     ----------
@@ -59,7 +59,7 @@ def check_labels(labels) -> str:
 
 
 def check_dataset(name: str, data):
-    """Return ``(inputs, targets, num_classes)`` of a :class:`~goldilocks_core.data.Dataset` or an (x, y[, K]).
+    """Return ``(inputs, targets, num_classes)`` of a :class:`~goldilocks_core.data.Dataset` or a tuple.
 
     Parameters
     ----------

@@ -70,7 +70,7 @@ class StepData:
         return self._targets
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the ``(x, y)`` the gradient of ``step`` is computed on: all N samples, or mini-batch t of its epoch.
+        """Return the ``(x, y)`` of ``step``: all N samples, or mini-batch t of its epoch.
 
         Parameters
         ----------
