@@ -37,7 +37,21 @@ COLUMNS = ("claim", "source", "paper", "here", "criterion", "verdict")
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """One row: the paper's claim, where it is made, its number, ours, the criterion, the verdict."""
+    """One row of a claims table: a claim, its source, both numbers, the criterion and the verdict.
+
+    Parameters
+    ----------
+    claim : str
+        The paper's statement, in a few words.
+    source : str
+        Where the paper makes it ("Fig. 1", "Eq. 8", "§5").
+    paper, here : str
+        The paper's number or statement, and this run's.
+    criterion : str
+        The criterion, as decided before the number was known.
+    verdict : str
+        One of :data:`VERDICTS`; anything else is a ``ValueError``.
+    """
 
     claim: str
     source: str
@@ -53,8 +67,10 @@ class Claim:
 
 def check(claim: str, *, source: str, paper: str, here: str, holds: bool | None, criterion: str,
           comparable: bool = True) -> Claim:
-    """A :class:`Claim` whose verdict follows from ``holds`` (``None`` or ``comparable=False``:
-    *not comparable*).
+    """Build a :class:`Claim` whose verdict follows from ``holds``.
+
+    ``None`` or ``comparable=False`` give *not comparable*; otherwise the verdict is
+    *reproduces* when ``holds`` is true and *differs* when it is not.
 
     Parameters
     ----------
@@ -89,13 +105,37 @@ def _finite(*values: float) -> bool:
 
 
 def within(value: float, target: float, *, rtol: float = 0.0, atol: float = 0.0) -> bool:
-    """|value − target| ≤ atol + rtol·|target| (``False`` for NaN or inf)."""
+    """Test |value − target| ≤ atol + rtol·|target|, which is ``False`` for NaN or inf.
+
+    Parameters
+    ----------
+    value, target : float
+        This run's number and the paper's.
+    rtol, atol : float
+        Relative and absolute tolerances.
+
+    Returns
+    -------
+    bool
+    """
     value, target = float(value), float(target)
     return _finite(value, target) and abs(value - target) <= atol + rtol * abs(target)
 
 
 def within_decades(value: float, target: float, decades: float) -> bool:
-    """|log10(value / target)| ≤ decades, for positive numbers (``False`` otherwise)."""
+    """Test |log10(value / target)| ≤ decades for positive numbers (``False`` otherwise).
+
+    Parameters
+    ----------
+    value, target : float
+        This run's number and the paper's.
+    decades : float
+        The allowed distance in orders of magnitude.
+
+    Returns
+    -------
+    bool
+    """
     value, target = float(value), float(target)
     if not (_finite(value, target) and value > 0 and target > 0):
         return False
@@ -103,22 +143,67 @@ def within_decades(value: float, target: float, decades: float) -> bool:
 
 
 def at_least(value: float, bound: float) -> bool:
-    """value ≥ bound (``False`` for NaN)."""
+    """Test value ≥ bound (``False`` for NaN).
+
+    Parameters
+    ----------
+    value, bound : float
+        The number and its lower bound.
+
+    Returns
+    -------
+    bool
+    """
     return _finite(float(value)) and float(value) >= bound
 
 
 def at_most(value: float, bound: float) -> bool:
-    """value ≤ bound (``False`` for NaN)."""
+    """Test value ≤ bound (``False`` for NaN).
+
+    Parameters
+    ----------
+    value, bound : float
+        The number and its upper bound.
+
+    Returns
+    -------
+    bool
+    """
     return _finite(float(value)) and float(value) <= bound
 
 
 def between(value: float, lo: float, hi: float) -> bool:
-    """lo ≤ value ≤ hi (``False`` for NaN)."""
+    """Test lo ≤ value ≤ hi (``False`` for NaN).
+
+    Parameters
+    ----------
+    value : float
+        The number.
+    lo, hi : float
+        The bounds.
+
+    Returns
+    -------
+    bool
+    """
     return at_least(value, lo) and at_most(value, hi)
 
 
 def fmt(value: float, digits: int = 3) -> str:
-    """``value`` with ``digits`` significant digits, as a reader would write it (no timings)."""
+    """Format ``value`` with ``digits`` significant digits, as a reader would write it (no timings).
+
+    Parameters
+    ----------
+    value : float
+        The number.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    str
+        ``str(value)`` for NaN and inf.
+    """
     value = float(value)
     if not math.isfinite(value):
         return str(value)
@@ -128,8 +213,19 @@ def fmt(value: float, digits: int = 3) -> str:
 # ------------------------------------------------------------------------------ tables
 
 class ClaimsTable:
-    """Rows of one chapter: shown as a table (HTML, plain text) and carried as JSON for the
-    scorecard (mimetype :data:`MIME`)."""
+    """The claims rows of one chapter, shown as a table and carried as JSON for the scorecard.
+
+    Displayed as HTML and plain text; its JSON has the mimetype :data:`MIME`.
+
+    Parameters
+    ----------
+    rows : sequence of Claim
+        The chapter's claims.
+    chapter : str
+        The chapter's title.
+    page : str
+        The notebook's name (default: filled in by :func:`collect` from the file name).
+    """
 
     def __init__(self, rows: Sequence[Claim], chapter: str, page: str = ""):
         self.rows = list(rows)
@@ -137,7 +233,12 @@ class ClaimsTable:
         self.page = page
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per claim, columns claim, source, paper, here, criterion, verdict."""
+        """Return one row per claim with columns claim, source, paper, here, criterion, verdict.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return pd.DataFrame([dataclasses.asdict(r) for r in self.rows], columns=list(COLUMNS))
 
     def _display_frame(self) -> pd.DataFrame:
@@ -166,7 +267,25 @@ class ClaimsTable:
 
 
 def show(key: str, rows: Iterable[Claim], *, chapter: str, page: str = "", display: bool = True) -> ClaimsTable:
-    """Glue the chapter's claims table under ``key`` (it starts with ``claims``) and show it."""
+    """Glue the chapter's claims table under ``key`` (it starts with ``claims``) and show it.
+
+    Parameters
+    ----------
+    key : str
+        The glue key, starting with ``claims`` (``ValueError`` otherwise).
+    rows : iterable of Claim
+        The chapter's claims.
+    chapter : str
+        The chapter's title.
+    page : str
+        The notebook's name.
+    display : bool
+        Also display the table.
+
+    Returns
+    -------
+    ClaimsTable
+    """
     if not key.startswith("claims"):
         raise ValueError(f"claims keys start with 'claims', got {key!r}")
     table = ClaimsTable(rows, chapter, page)
@@ -177,8 +296,21 @@ def show(key: str, rows: Iterable[Claim], *, chapter: str, page: str = "", displ
 
 
 def collect(folder: str | Path, notebooks: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every claims row glued in the notebooks of ``folder`` (in ``notebooks`` order, default
-    sorted), with columns ``chapter, page`` added: the book's scorecard."""
+    """Gather every claims row glued in the notebooks of ``folder``: the book's scorecard.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder of executed notebooks.
+    notebooks : sequence of str, optional
+        File names, in this order (default: all ``*.ipynb``, sorted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The claims columns with ``chapter, page`` added. ``FileNotFoundError`` for a missing
+        notebook.
+    """
     import nbformat
 
     folder = Path(folder)
@@ -205,7 +337,18 @@ def collect(folder: str | Path, notebooks: Sequence[str] | None = None) -> pd.Da
 
 
 def verdict_counts(table: pd.DataFrame) -> pd.Series:
-    """How many rows of each verdict (every verdict listed, zeros included)."""
+    """Count the rows of each verdict (every verdict listed, zeros included).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A claims table with a ``verdict`` column.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by :data:`VERDICTS`.
+    """
     return table["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
 
 
@@ -215,9 +358,21 @@ SCORECARD_COLUMNS = ("claim", "section / figure", "paper", "here", "verdict", "c
 
 
 def scorecard_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The scorecard's rows from :func:`collect`'s table: claim, section / figure, paper, here,
-    verdict, and the chapter as an HTML link to ``<page>.html`` (every other cell HTML-escaped,
-    so the frame is meant for ``to_html(escape=False)``, as :func:`scorecard_html` does)."""
+    """Build the scorecard's rows from :func:`collect`'s table.
+
+    Columns: claim, section / figure, paper, here, verdict, and the chapter as an HTML link to
+    ``<page>.html``; every other cell is HTML-escaped, so the frame is meant for
+    ``to_html(escape=False)``, as :func:`scorecard_html` does.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`collect` (``ValueError`` when columns are missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     import html
 
     missing = {"chapter", "page", "claim", "source", "paper", "here", "verdict"} - set(table.columns)
@@ -234,7 +389,18 @@ def scorecard_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def scorecard_html(table: pd.DataFrame) -> str:
-    """:func:`scorecard_frame` as an HTML table, verdict cells classed like the chapters' tables."""
+    """Render :func:`scorecard_frame` as an HTML table, verdict cells classed like the chapters' tables.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`collect`.
+
+    Returns
+    -------
+    str
+        HTML; a short note when no chapter has a claims table yet.
+    """
     frame = scorecard_frame(table)
     if frame.empty:
         return "<p><em>No chapter has a claims table yet.</em></p>"
@@ -246,7 +412,18 @@ def scorecard_html(table: pd.DataFrame) -> str:
 
 
 def counts_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """How many claims of each verdict, and the total, as a one-column table."""
+    """Count the claims of each verdict, and the total, as a one-column table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A claims table with a ``verdict`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column ``claims``, indexed by verdict and ``total``.
+    """
     counts = verdict_counts(table)
     counts["total"] = int(counts.sum())
     return counts.rename("claims").to_frame()

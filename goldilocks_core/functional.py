@@ -15,12 +15,34 @@ __all__ = ["flat_parameters", "unflatten", "logits_function", "parameter_slices"
 
 
 def flat_parameters(model: nn.Module) -> torch.Tensor:
-    """θ: all trainable parameters concatenated in ``named_parameters`` order (detached)."""
+    """Concatenate all trainable parameters into θ, in ``named_parameters`` order (detached).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+
+    Returns
+    -------
+    torch.Tensor
+        θ, length P.
+    """
     return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
 
 
 def parameter_slices(model: nn.Module) -> dict[str, slice]:
-    """Where each named parameter lives inside the flat vector θ."""
+    """Locate each named parameter inside the flat vector θ.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+
+    Returns
+    -------
+    dict of str to slice
+        ``{name: slice}`` for the trainable parameters, in ``named_parameters`` order.
+    """
     out, start = {}, 0
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -30,7 +52,20 @@ def parameter_slices(model: nn.Module) -> dict[str, slice]:
 
 
 def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Split a flat θ back into a ``{name: tensor}`` dict shaped like the model's parameters."""
+    """Split a flat θ back into a ``{name: tensor}`` dict shaped like the model's parameters.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network whose parameter shapes apply.
+    theta : torch.Tensor
+        θ, length P.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        Views into ``theta``. ``ValueError`` if its length is not P.
+    """
     shapes = {n: p.shape for n, p in model.named_parameters() if p.requires_grad}
     slices = parameter_slices(model)
     if theta.numel() != sum(s.stop - s.start for s in slices.values()):
@@ -39,7 +74,18 @@ def unflatten(model: nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def logits_function(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``f(θ, x) -> logits``: the model as a pure function of its flat parameters."""
+    """Turn the model into a pure function ``f(θ, x) -> logits`` of its flat parameters.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network (its buffers are held fixed).
+
+    Returns
+    -------
+    callable
+        ``f(theta, x)`` through :func:`torch.func.functional_call`.
+    """
     buffers = dict(model.named_buffers())
 
     def f(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -20,15 +20,18 @@ __all__ = ["log_probabilities", "probabilities", "cross_entropy", "softmax_entro
 
 
 def log_probabilities(logits: torch.Tensor, temperature: float = 1.0, *, beta: float | None = None) -> torch.Tensor:
-    """log σ_T(z), Eq. 1, computed with log-sum-exp.
+    r"""Compute log σ_T(z) (Eq. 1) with log-sum-exp.
+
+    :math:`\log\sigma_T(z) = \log\mathrm{softmax}(z/T)`, or :math:`\log\mathrm{softmax}(\beta z)`
+    given β.
 
     Parameters
     ----------
-    logits
+    logits : torch.Tensor
         z, shape ``(..., K)``.
-    temperature
+    temperature : float
         T > 0: log softmax(z / T).
-    beta
+    beta : float, optional
         Instead of T, the inverse temperature β = α^L/T of Eq. 5 (unscaled logits of an
         α-scaled network): log softmax(βz), multiplied rather than divided so that β = 10⁹
         loses nothing. Give one of ``temperature`` and ``beta``.
@@ -47,14 +50,44 @@ def log_probabilities(logits: torch.Tensor, temperature: float = 1.0, *, beta: f
 
 
 def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """σ_T(z) = softmax(z / T), Eq. 1."""
+    """Compute the temperature softmax σ_T(z) = softmax(z / T) (Eq. 1).
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        z, shape ``(..., K)``.
+    temperature : float
+        T > 0.
+
+    Returns
+    -------
+    torch.Tensor
+        p, same shape and dtype as ``logits``.
+    """
     return log_probabilities(logits, temperature).exp()
 
 
 def cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0, reduction: str = "mean"
 ) -> torch.Tensor:
-    """Temperature cross-entropy ℓ = −log [σ_T(z)]_y (Eq. 1), averaged over the batch."""
+    """Compute the temperature cross-entropy ℓ = −log [σ_T(z)]_y (Eq. 1), averaged over the batch.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        z, shape ``(..., K)``.
+    targets : torch.Tensor
+        Integer labels, shape ``(...)``.
+    temperature : float
+        T > 0.
+    reduction : {"mean", "sum", "none"}
+        How the per-sample losses are combined.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar (``"mean"``, ``"sum"``) or the per-sample losses (``"none"``).
+    """
     logp = log_probabilities(logits, temperature)
     nll = -logp.gather(-1, targets.long().unsqueeze(-1)).squeeze(-1)
     if reduction == "mean":
@@ -67,7 +100,20 @@ def cross_entropy(
 
 
 def softmax_entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Per-sample entropy −Σ_k p_k log p_k of σ_T(z), in nats (0 ≤ H ≤ log K)."""
+    """Compute the per-sample entropy −Σ_k p_k log p_k of σ_T(z), in nats (0 ≤ H ≤ log K).
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        z, shape ``(..., K)``.
+    temperature : float
+        T > 0.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``.
+    """
     logp = log_probabilities(logits, temperature)
     return -(logp.exp() * logp).sum(-1)
 
@@ -81,18 +127,22 @@ def _complement(p: torch.Tensor) -> torch.Tensor:
 
 
 def centred_softmax_factor(p: torch.Tensor) -> torch.Tensor:
-    """B(p) = diag(√p)(I − 1pᵀ), ``(..., K) → (..., K, K)``, with BᵀB = diag(p) − ppᵀ (Eq. 4).
+    r"""Form B(p) = diag(√p)(I − 1pᵀ), ``(..., K) → (..., K, K)``, with BᵀB = diag(p) − ppᵀ (Eq. 4).
+
+    :math:`B^\top B = \mathrm{diag}\,p - pp^\top` is the logit Hessian of the loss, so every
+    G-term :math:`J^\top(\mathrm{diag}\,p - pp^\top)J = (BJ)^\top(BJ)` built from it is PSD by
+    construction.
 
     Parameters
     ----------
-    p
-        Probability vectors (not checked; :func:`goldilocks_core.random_logit.softmax_hessian_factor`
-        validates them first).
+    p : torch.Tensor
+        Probability vectors, shape ``(..., K)`` (not checked;
+        :func:`goldilocks_core.random_logit.softmax_hessian_factor` validates them first).
 
     Returns
     -------
     torch.Tensor
-        B_kk = √p_k Σ_{j≠k} p_j and B_kj = −√p_k p_j (k ≠ j).
+        B, shape ``(..., K, K)``: B_kk = √p_k Σ_{j≠k} p_j and B_kj = −√p_k p_j (k ≠ j).
     """
     root = p.sqrt()
     factor = -root[..., :, None] * p[..., None, :]
@@ -101,11 +151,37 @@ def centred_softmax_factor(p: torch.Tensor) -> torch.Tensor:
 
 
 def centred_factor_product(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """B(p) u = √p ⊙ (u − (pᵀu)1) along the last axis (``p`` broadcasts against ``u``)."""
+    """Apply B(p) u = √p ⊙ (u − (pᵀu)1) along the last axis, without forming B.
+
+    Parameters
+    ----------
+    p : torch.Tensor
+        Probability vectors, shape ``(..., K)``; broadcasts against ``u``.
+    u : torch.Tensor
+        Vectors, shape ``(..., K)``.
+
+    Returns
+    -------
+    torch.Tensor
+        B(p) u, the broadcast shape.
+    """
     return p.sqrt() * (u - (p * u).sum(-1, keepdim=True))
 
 
 def centred_factor_transpose_product(p: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """B(p)ᵀ w = √p ⊙ w − p (√pᵀ w) along the last axis."""
+    """Apply B(p)ᵀ w = √p ⊙ w − p (√pᵀ w) along the last axis, without forming B.
+
+    Parameters
+    ----------
+    p : torch.Tensor
+        Probability vectors, shape ``(..., K)``; broadcasts against ``w``.
+    w : torch.Tensor
+        Vectors, shape ``(..., K)``.
+
+    Returns
+    -------
+    torch.Tensor
+        B(p)ᵀ w, the broadcast shape.
+    """
     x = p.sqrt() * w
     return x - p * x.sum(-1, keepdim=True)

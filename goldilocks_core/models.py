@@ -45,10 +45,22 @@ _HOMOGENEOUS_PASS_THROUGH = (
 
 
 def kaiming_init_(model: nn.Module, *, generator: torch.Generator | None = None) -> nn.Module:
-    """Kaiming-normal initialisation, fan_in mode, gain √2, on every weight layer.
+    """Initialise every weight layer in place, Kaiming-normal with fan_in mode and gain √2.
 
     Each weight is drawn from N(0, 2 / fan_in), fan_in = in_features (Linear) or
-    in_channels · kernel volume (Conv). Uses ``generator`` for reproducible draws.
+    in_channels · kernel volume (Conv); the last layer included, as in the authors' code.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network; its ``Linear`` and ``ConvNd`` weights are overwritten.
+    generator : torch.Generator, optional
+        Source of randomness, for reproducible draws (drawn on the CPU).
+
+    Returns
+    -------
+    nn.Module
+        ``model`` itself.
     """
     for module in model.modules():
         if isinstance(module, _WEIGHT_LAYERS):
@@ -74,9 +86,24 @@ def mlp(
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
 ) -> nn.Sequential:
-    """Bias-free ReLU multilayer perceptron ``widths[0] → … → widths[-1]``.
+    r"""Build a bias-free ReLU multilayer perceptron ``widths[0] → … → widths[-1]``.
 
-    Inputs of any shape ``(N, …)`` are flattened first. L = ``len(widths) - 1``.
+    Inputs of any shape ``(N, …)`` are flattened first. L = ``len(widths) - 1``, and
+    :math:`f_{\alpha\theta} = \alpha^L f_\theta`.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        At least two positive layer widths: input, hidden…, classes.
+    generator : torch.Generator, optional
+        Source of randomness of the Kaiming initialisation (:func:`kaiming_init_`).
+    dtype : torch.dtype, optional
+        Parameter dtype (default: torch's default dtype).
+
+    Returns
+    -------
+    nn.Sequential
+        ``Flatten, Linear, ReLU, …, Linear``.
     """
     widths = [int(w) for w in widths]
     if len(widths) < 2 or any(w <= 0 for w in widths):
@@ -96,9 +123,22 @@ def lenet_300_100(
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
 ) -> nn.Sequential:
-    """LeNet-300-100: ``in_features``-300-100-``num_classes``, bias-free, L = 3.
+    """Build LeNet-300-100: ``in_features``-300-100-``num_classes``, bias-free, with L = 3.
 
     P = 266,200 for 28×28 inputs and 10 classes.
+
+    Parameters
+    ----------
+    in_features : int
+        Input size D (inputs are flattened).
+    num_classes : int
+        K, the number of logits.
+    generator, dtype
+        As for :func:`mlp`.
+
+    Returns
+    -------
+    nn.Sequential
     """
     return mlp([in_features, 300, 100, num_classes], generator=generator, dtype=dtype)
 
@@ -111,11 +151,26 @@ def lenet5(
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
 ) -> nn.Sequential:
-    """Bias-free LeNet-5 with average pooling and no padding, L = 5.
+    """Build a bias-free LeNet-5 with average pooling and no padding, with L = 5.
 
     conv(in→6, 5×5) → ReLU → AvgPool 2 → conv(6→16, 5×5) → ReLU → AvgPool 2 →
     FC 16·s²-120-84-``num_classes``, where s = ((image_size − 4)/2 − 4)/2.
     P = 61,770 for 32×32×3 inputs (the paper prints 61,170).
+
+    Parameters
+    ----------
+    in_channels : int
+        C of the N×C×H×W inputs.
+    image_size : int
+        H = W, at least 16.
+    num_classes : int
+        K, the number of logits.
+    generator, dtype
+        As for :func:`mlp`.
+
+    Returns
+    -------
+    nn.Sequential
     """
     side = ((image_size - 4) // 2 - 4) // 2
     if side < 1:
@@ -138,11 +193,19 @@ def lenet5(
 
 
 def homogeneity_degree(model: nn.Module) -> int:
-    """L such that f_{αθ} = α^L f_θ: the number of weight layers of a feed-forward stack.
+    """Return L such that f_{αθ} = α^L f_θ: the number of weight layers of a feed-forward stack.
 
-    Raises ``ValueError`` when the model has biases or a module that is not known to
-    keep the network homogeneous (anything other than bias-free Linear/Conv, ReLU,
-    average pooling, Flatten, Identity).
+    Parameters
+    ----------
+    model : nn.Module
+        The network to inspect.
+
+    Returns
+    -------
+    int
+        L ≥ 1. ``ValueError`` when the model has biases, no weight layer, or a module that
+        is not known to keep the network homogeneous (anything other than bias-free
+        Linear/Conv, ReLU, average pooling, Flatten, Identity).
     """
     degree = 0
     for name, module in model.named_modules():
@@ -160,12 +223,36 @@ def homogeneity_degree(model: nn.Module) -> int:
 
 
 def num_parameters(model: nn.Module) -> int:
-    """P, the number of trainable parameters."""
+    """Count P, the number of trainable parameters.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+
+    Returns
+    -------
+    int
+        Σ of ``numel`` over the parameters with ``requires_grad``.
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def scale_parameters(model: nn.Module, alpha: float) -> nn.Module:
-    """A deep copy of ``model`` with every parameter multiplied by α (θ → αθ)."""
+    """Return a deep copy of ``model`` with every parameter multiplied by α (θ → αθ).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network (not modified).
+    alpha : float
+        α > 0.
+
+    Returns
+    -------
+    nn.Module
+        The scaled copy.
+    """
     a = check_alpha(alpha)
     scaled = copy.deepcopy(model)
     with torch.no_grad():
@@ -175,7 +262,26 @@ def scale_parameters(model: nn.Module, alpha: float) -> nn.Module:
 
 
 def homogeneity_error(model: nn.Module, inputs: torch.Tensor, alphas, *, degree: int | None = None) -> dict[float, float]:
-    """Relative violation of f_{αθ} = α^L f_θ for each α: max|f_{αθ}(x) − α^L f_θ(x)| / max|α^L f_θ(x)|."""
+    r"""Measure the relative violation of f_{αθ} = α^L f_θ for each α.
+
+    The error is :math:`\max\lvert f_{\alpha\theta}(x) - \alpha^L f_\theta(x)\rvert / \max\lvert\alpha^L f_\theta(x)\rvert`.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network θ.
+    inputs : torch.Tensor
+        Inputs x to evaluate on.
+    alphas : iterable of float
+        The scales α > 0.
+    degree : int, optional
+        L (default: :func:`homogeneity_degree`).
+
+    Returns
+    -------
+    dict of float to float
+        ``{alpha: relative error}``.
+    """
     L = homogeneity_degree(model) if degree is None else int(degree)
     with torch.no_grad():
         base = model(inputs)
@@ -188,18 +294,18 @@ def homogeneity_error(model: nn.Module, inputs: torch.Tensor, alphas, *, degree:
 
 
 def resolve_degree(model: nn.Module, degree: int | None = None, *, alpha: float | None = None) -> int:
-    """L of f_{αθ} = α^L f_θ (Eq. 5): read from ``model`` when it can be, else ``degree``.
+    """Return L of f_{αθ} = α^L f_θ (Eq. 5), read from ``model`` when it can be, else ``degree``.
 
     Parameters
     ----------
-    model
+    model : nn.Module
         The network; :func:`homogeneity_degree` reads L off a bias-free stack of weight
         layers, ReLUs and average pooling.
-    degree
+    degree : int, optional
         ``None`` (read L from the model), or a positive integer: required for a model that
         :func:`homogeneity_degree` cannot inspect, and for one it can it must equal the
         degree read (a different L would scale the curvature by the wrong powers of α).
-    alpha
+    alpha : float, optional
         The scale the degree is wanted for. At α = 1 every power α^L is 1, so a model that
         cannot be inspected gets L = 1 instead of an error; at α ≠ 1 the error says how to
         scale such a model explicitly. ``None``: no such allowance.
@@ -234,9 +340,26 @@ def resolve_degree(model: nn.Module, degree: int | None = None, *, alpha: float 
 
 
 def inverse_temperature(alpha: float, temperature: float, degree: int) -> float:
-    """β = α^L/T (Eq. 5): the inverse temperature that the unscaled logits z = f_θ see when the
-    network is scaled by α and its softmax runs at temperature T. Computed in log space;
-    ``ValueError`` if β is not a finite positive float64."""
+    r"""Compute β = α^L/T (Eq. 5), the inverse temperature that the unscaled logits see.
+
+    When the network is scaled by α and its softmax runs at temperature T, the unscaled
+    logits z = f_θ(x) enter the softmax as :math:`\sigma(\beta z)` with
+    :math:`\beta = \alpha^L/T`. Computed in log space.
+
+    Parameters
+    ----------
+    alpha : float
+        α > 0.
+    temperature : float
+        T > 0.
+    degree : int
+        L, the homogeneity degree.
+
+    Returns
+    -------
+    float
+        β. ``ValueError`` if β is not a finite positive float64.
+    """
     a, t = check_alpha(alpha), check_temperature(temperature)
     log_beta = degree * math.log(a) - math.log(t)
     if log_beta > 709.0 or log_beta < -745.0:

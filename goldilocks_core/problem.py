@@ -48,20 +48,34 @@ __all__ = ["CurvatureProblem"]
 
 @dataclass(frozen=True, eq=False)
 class CurvatureProblem:
-    """The loss curvature of one network on one data set (Eq. 4–5), with two views.
+    r"""The loss curvature of one network on one data set (Eq. 4–5), with two views.
+
+    The projected view :meth:`projected` / :meth:`sweep` gives
+    :math:`R^\top H' R = \alpha^{-2}\beta^2\,[R^\top G^* R + \beta^{-1} R^\top H^* R]` on a basis
+    R, with :math:`\beta = \alpha^L/T`; the full-space view :meth:`operator` gives H', its
+    G-term or its H-term as a matrix-free P×P operator. Inputs and targets are validated once
+    (:func:`goldilocks_core.validation.check_data`).
 
     Parameters
     ----------
-    model
+    model : nn.Module
         The unscaled network θ (its parameters define the point; α scales them).
-    inputs, targets
-        Data (N, …) and N integer class labels.
-    degree
+    inputs, targets : torch.Tensor
+        Data (N, …) and N integer class labels in [0, K − 1].
+    degree : int, optional
         L of f_{αθ} = α^L f_θ; ``None`` reads it from the model (needed only for α ≠ 1).
-    dtype
+    dtype : torch.dtype, optional
         Working precision of both views (default: float64 on CPU, float32 on CUDA).
-    chunk_size
+    chunk_size : int, optional
         Samples per forward/backward pass in both views.
+
+    Examples
+    --------
+    ::
+
+        problem = CurvatureProblem(model, x, y)
+        dec = problem.projected(basis, alpha=10.0)       # d×d matrices and positive curvature
+        op = problem.operator(alpha=10.0, term="g_term")  # P×P, matrix-free
     """
 
     model: nn.Module
@@ -91,13 +105,35 @@ class CurvatureProblem:
             object.__setattr__(self, "degree", resolve_degree(self.model, self.degree))
 
     def degree_at(self, alpha: float) -> int:
-        """L as used at scale α (:func:`goldilocks_core.models.resolve_degree`)."""
+        """Return L as used at scale α (:func:`goldilocks_core.models.resolve_degree`).
+
+        Parameters
+        ----------
+        alpha : float
+            The scale; at α = 1 a model that cannot be inspected gets L = 1.
+
+        Returns
+        -------
+        int
+            L ≥ 1.
+        """
         return resolve_degree(self.model, self.degree, alpha=alpha)
 
     # ---------------------------------------------------------------- projected view (d ≤ P)
     def projected(self, basis: torch.Tensor, *, alpha: float = 1.0, temperature: float = 1.0,
                   method: str = "auto", progress: bool = False) -> Decomposition:
-        """RᵀH'R, its G-term and H-term at (α, T) on the columns of ``basis`` (P×d).
+        """Compute RᵀH'R, its G-term and H-term at (α, T) on the columns of ``basis``.
+
+        Parameters
+        ----------
+        basis : torch.Tensor
+            R, shape (P, d), of full column rank.
+        alpha, temperature : float
+            α > 0 and T > 0; β = α^L/T (Eq. 5).
+        method : {"auto", "layerwise", "hvp"}
+            The H-term engine.
+        progress : bool
+            Show a progress bar.
 
         Returns
         -------
@@ -110,7 +146,28 @@ class CurvatureProblem:
 
     def sweep(self, basis: torch.Tensor, *, alphas: Sequence[float] | None = None, temperatures=1.0,
               betas: Sequence[float] | None = None, method: str = "auto", progress: bool = False) -> pd.DataFrame:
-        """One row of curvature summaries per (α, T) or β (:func:`goldilocks_core.curvature.sweep`)."""
+        """Tabulate curvature summaries per (α, T) or β (:func:`goldilocks_core.curvature.sweep`).
+
+        Parameters
+        ----------
+        basis : torch.Tensor
+            R, shape (P, d), of full column rank.
+        alphas : sequence of float, optional
+            Scales α (default: the authors' 25-point grid 10⁻³ … 10³).
+        temperatures : float, sequence of float or "alpha^L"
+            T per point.
+        betas : sequence of float, optional
+            β = α^L/T given directly instead of ``temperatures``.
+        method : {"auto", "layerwise", "hvp"}
+            The H-term engine.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per point; the columns of :func:`goldilocks_core.curvature.sweep`.
+        """
         return sweep(self.model, self.inputs, self.targets, basis, alphas=alphas, temperatures=temperatures,
                      betas=betas, chunk_size=self.chunk_size, degree=self.degree, dtype=self.dtype, method=method,
                      progress=progress)
@@ -126,13 +183,21 @@ class CurvatureProblem:
 
     def operator(self, *, alpha: float = 1.0, temperature: float = 1.0, term: str = "hessian",
                  parameters: str | Sequence[str] | None = None) -> CurvatureOperator:
-        """H' (``term="hessian"``), its G-term or H-term at (α, T) as a P×P linear operator.
+        """Return H' (``term="hessian"``), its G-term or H-term at (α, T) as a P×P linear operator.
+
+        Parameters
+        ----------
+        alpha, temperature : float
+            α > 0 and T > 0.
+        term : {"hessian", "g_term", "h_term"}
+            Which matrix of Eq. 4.
+        parameters : str or sequence of str, optional
+            Restrict the operator to the diagonal block of these parameters.
 
         Returns
         -------
         CurvatureOperator
-            See :func:`goldilocks_core.estimators.hessian_operator`; ``parameters`` restricts it
-            to a diagonal block.
+            See :func:`goldilocks_core.estimators.hessian_operator`.
         """
         return hessian_operator(self._model_in_dtype(), self.inputs, self.targets, alpha=alpha,
                                 temperature=temperature, term=term, chunk_size=self.chunk_size,

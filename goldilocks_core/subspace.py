@@ -54,13 +54,46 @@ def random_basis(
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """A random basis R ∈ R^{P×d} of a d-dimensional subspace of R^P (P = ``num_params``).
+    r"""Draw a random basis R ∈ R^{P×d} of a d-dimensional subspace of R^P (P = ``num_params``).
 
-    ``kind="orthonormal"``: QR of a Gaussian matrix (RᵀR = I). ``kind="sparse"``: the
-    authors' basis, entries ±1 w.p. 1/√P, unit-norm columns. Random draws are made on the
-    CPU with ``generator`` (reproducible across devices), then moved to ``device``.
-    ``dtype`` defaults to float64 on the CPU and float32 on CUDA.
-    Raises ``ValueError`` for d ≤ 0, d > P or an unknown kind.
+    The projected Hessian :math:`H_d = R^\top H R` (§2) is taken on its columns. Random
+    draws are made on the CPU with ``generator`` (reproducible across devices), then moved to
+    ``device``.
+
+    Parameters
+    ----------
+    num_params : int
+        P, the number of trainable parameters (:func:`goldilocks_core.models.num_parameters`).
+    d : int
+        The subspace dimension, 1 ≤ d ≤ P.
+    kind : {"orthonormal", "sparse"}
+        ``"orthonormal"``: the sign-fixed Q factor of the QR decomposition of a Gaussian
+        matrix (Haar distributed, RᵀR = I). ``"sparse"``: the authors' basis, entries ±1
+        w.p. 1/√P, unit-norm columns (not orthogonalised).
+    generator : torch.Generator, optional
+        Source of randomness.
+    dtype : torch.dtype, optional
+        Default float64 on the CPU and float32 on CUDA.
+    device : torch.device or str, optional
+        Default the CPU.
+
+    Returns
+    -------
+    torch.Tensor
+        R, shape (P, d). ``ValueError`` for d ≤ 0, d > P or an unknown kind.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from goldilocks_core.subspace import random_basis
+    >>> R = random_basis(100, 5, generator=torch.Generator().manual_seed(0))
+    >>> tuple(R.shape), R.dtype
+    ((100, 5), torch.float64)
+    >>> torch.allclose(R.T @ R, torch.eye(5, dtype=torch.float64))
+    True
+    >>> S = random_basis(100, 5, kind="sparse", generator=torch.Generator().manual_seed(0))
+    >>> S.norm(dim=0).round(decimals=6).tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
     """
     P, d = _check_dim(num_params, d)
     device = torch.device("cpu" if device is None else device)
@@ -88,12 +121,23 @@ def random_basis(
 
 
 def parameter_mask(model: nn.Module, layers: Sequence[int | str]) -> torch.Tensor:
-    """Boolean mask over the flat θ (trainable parameters) selecting ``layers``.
+    """Build a boolean mask over the flat θ (trainable parameters) selecting ``layers``.
 
-    Each entry of ``layers`` is an int (index among the trainable parameter tensors, in
-    ``named_parameters`` order; 0 is the first layer's weight of a bias-free network,
-    negative indices count from the end), a parameter name (``"1.weight"``) or a module
-    name (``"1"``: all of that module's parameters).
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+    layers : int, str or sequence of int or str
+        Each entry is an int (index among the trainable parameter tensors, in
+        ``named_parameters`` order; 0 is the first layer's weight of a bias-free network,
+        negative indices count from the end), a parameter name (``"1.weight"``) or a module
+        name (``"1"``: all of that module's parameters).
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean, length P, on the CPU. ``ValueError`` for an empty selection, an index out
+        of range or an unknown name.
     """
     slices = parameter_slices(model)
     names = list(slices)
@@ -134,12 +178,32 @@ def layer_basis(
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """A random basis (P×d) supported on chosen parameters only: zero rows elsewhere.
+    """Draw a random basis (P×d) supported on chosen parameters only, with zero rows elsewhere.
 
-    Give either ``layers`` (see :func:`parameter_mask`; e.g. ``layers=[0]`` for the first
-    layer's weight, as App. D needs) or ``mask`` (boolean, length P). The basis on the
-    support is :func:`random_basis` of the support size, so d must not exceed it.
-    ``device`` defaults to the model's.
+    The basis on the support is :func:`random_basis` of the support size, so d must not
+    exceed it; e.g. ``layers=[0]`` restricts it to the first layer's weight, as App. D needs.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network (P trainable parameters).
+    d : int
+        The subspace dimension.
+    layers : int, str or sequence of int or str, optional
+        The support, as for :func:`parameter_mask`.
+    mask : torch.Tensor, optional
+        The support as a boolean vector of length P. Give exactly one of ``layers`` and ``mask``.
+    kind, generator
+        As for :func:`random_basis`.
+    dtype : torch.dtype, optional
+        Default float64 on the CPU and float32 on CUDA.
+    device : torch.device or str, optional
+        Default: the model's device.
+
+    Returns
+    -------
+    torch.Tensor
+        R, shape (P, d).
     """
     if (layers is None) == (mask is None):
         raise ValueError("give exactly one of layers= or mask=")
@@ -184,13 +248,13 @@ def _column_gram(basis: torch.Tensor, peaks: torch.Tensor) -> torch.Tensor:
 
 
 def check_basis(basis, num_params: int) -> torch.Tensor:
-    """Validate a basis R: a finite floating-point tensor (P, d), 1 ≤ d ≤ P, of full column rank.
+    """Validate a basis R: a finite floating-point (P, d) tensor, 1 ≤ d ≤ P, of full column rank.
 
     Parameters
     ----------
-    basis
+    basis : torch.Tensor
         R ∈ R^{P×d}, the directions of the projected Hessian RᵀHR (§2).
-    num_params
+    num_params : int
         P, the number of trainable parameters.
 
     Returns

@@ -33,7 +33,21 @@ def check_temperature(temperature) -> float:
 
 
 def check_count(name: str, value, minimum: int = 1) -> int:
-    """``int(value)`` or ``ValueError`` unless it is an integer ≥ ``minimum``."""
+    """Return ``int(value)``, or raise ``ValueError`` unless it is an integer ≥ ``minimum``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : int
+        The count (``bool`` is refused).
+    minimum : int
+        The smallest allowed value.
+
+    Returns
+    -------
+    int
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
     if value < minimum:

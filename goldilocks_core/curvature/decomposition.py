@@ -63,7 +63,53 @@ def _times_pow10(M: torch.Tensor, scale: float) -> torch.Tensor:
 
 @dataclass(frozen=True, eq=False)
 class Decomposition:
-    """RᵀH'R = G-term + H-term of the α-scaled network at temperature T (see module doc)."""
+    r"""The projected Hessian RᵀH'R = G-term + H-term of the α-scaled network at temperature T.
+
+    Returned by :func:`decompose` and :func:`~goldilocks_core.curvature.sweep_decompositions`
+    (one record per point); see the module docstring for the scales. With β = α^L/T (Eq. 5),
+
+    :math:`R^\top H' R = \alpha^{-2}\beta^2\,[R^\top G^*(p) R + \beta^{-1} R^\top H^*(p) R]`,
+    :math:`p = \sigma(\beta z)`,
+
+    where :math:`G^*(p) = J^\top(\mathrm{diag}\,p - pp^\top)J` and
+    :math:`H^*(p) = \sum_k (p - y)_k \nabla^2 z_k` belong to the unscaled network.
+    All matrices are float64 and d×d; the scale-invariant metrics (:attr:`pc_hessian`,
+    :meth:`metrics`) are computed on the ``*_normalized`` matrices, so they are finite at
+    any α and T.
+
+    Parameters
+    ----------
+    alpha, temperature : float
+        The scale α of the parameters θ' = αθ and the softmax temperature T.
+    beta : float
+        The inverse temperature β = α^L/T seen by the unscaled logits (Eq. 5).
+    degree : int
+        L, the homogeneity degree of the network.
+    num_samples : int
+        N, the number of samples the loss averages over.
+    hessian, g_term, h_term : torch.Tensor
+        RᵀH'R and its two terms, α⁻²β²RᵀG*R (PSD) and α⁻²βRᵀH*R, at the true scale; they
+        overflow to ±inf or underflow to 0 where the true values leave the float64 range.
+    hessian_normalized, g_term_normalized, h_term_normalized : torch.Tensor
+        The same matrices as O(1) matrices: ``g_term == 10**log10_g_term_scale *
+        g_term_normalized`` (likewise for the others); always finite.
+        ``hessian_normalized`` is the bracket [β G* + H*] with the larger coefficient scaled to one.
+    log10_hessian_scale, log10_g_term_scale, log10_h_term_scale : float
+        The base-10 logarithms of the scales of the normalised matrices.
+    loss : float
+        The mean temperature cross-entropy of the α-scaled model (Eq. 1).
+    mean_entropy : float
+        The mean softmax entropy of σ(βz), in nats.
+    grad : torch.Tensor
+        Rᵀ∇_{θ'}ℓ at θ' = αθ, shape ``(d,)``, at the true scale.
+    grad_normalized : torch.Tensor
+        The gradient as an O(1) vector.
+    log10_grad_scale : float
+        ``grad == 10**log10_grad_scale * grad_normalized``.
+    precision : torch.dtype
+        The dtype the projected Jacobian was computed in; it sets the tolerance of local
+        convexity for the Hessian and the H-term (:func:`~goldilocks_core.curvature.zero_tolerance`).
+    """
 
     alpha: float
     temperature: float
@@ -89,19 +135,22 @@ class Decomposition:
     # -- scale-invariant metrics (on the normalized matrices) -------------------------
     @property
     def log10_beta(self) -> float:
+        """The base-10 logarithm of β = α^L/T."""
         return math.log10(self.beta)
 
     @property
     def pc_hessian(self) -> float:
-        """Positive curvature Tr/‖·‖_F (Eq. 2) of the Hessian."""
+        r"""Positive curvature of the Hessian, :math:`\mathrm{Tr}(H)/\lVert H\rVert_F` (Eq. 2)."""
         return float(_m.positive_curvature(self.hessian_normalized))
 
     @property
     def pc_g_term(self) -> float:
+        r"""Positive curvature :math:`\mathrm{Tr}(G)/\lVert G\rVert_F` of the G-term (Eq. 2)."""
         return float(_m.positive_curvature(self.g_term_normalized))
 
     @property
     def pc_h_term(self) -> float:
+        """Positive curvature of the H-term (Eq. 2), which may be negative."""
         return float(_m.positive_curvature(self.h_term_normalized))
 
     @property
@@ -111,10 +160,12 @@ class Decomposition:
 
     @property
     def grad_norm(self) -> float:
+        """The norm of the projected gradient ‖Rᵀ∇ℓ‖ at the true scale (may over- or underflow)."""
         return _pow10(self.log10_grad_norm)
 
     @property
     def log10_grad_norm(self) -> float:
+        """The base-10 logarithm of the projected gradient's norm; finite unless the gradient is 0."""
         return self.log10_grad_scale + _log10(float(self.grad_normalized.norm()))
 
     def _lc_precision(self, name: str) -> torch.dtype:
@@ -129,7 +180,16 @@ class Decomposition:
         return torch.float64 if name == "g_term" else self.precision
 
     def metrics(self) -> dict[str, float]:
-        """Every scalar summary: one row of :func:`sweep`'s table."""
+        """Every scalar summary of this point: one row of :func:`sweep`'s table.
+
+        Returns
+        -------
+        dict of str to float
+            ``alpha, temperature, beta, log10_beta``; for each of ``hessian``, ``g_term`` and
+            ``h_term``: ``pc_*`` (positive curvature, Eq. 2), ``lc_*`` (local convexity),
+            ``norm_*`` (max|λ| at the true scale), ``log10_norm_*`` and ``lmax_*`` (λ_max at the
+            true scale); then ``loss, mean_entropy, grad_norm, log10_grad_norm``.
+        """
         row = {
             "alpha": self.alpha, "temperature": self.temperature, "beta": self.beta,
             "log10_beta": self.log10_beta,
@@ -166,7 +226,29 @@ class Decomposition:
 
 def assemble(projection: Projection, alpha: float, temperature: float, beta: float, degree: int,
              num_samples: int) -> Decomposition:
-    """Apply Eq. 5's prefactors α⁻²β² and α⁻²β (in log10) to the unscaled G*, H*."""
+    r"""Apply the prefactors of Eq. 5 to the unscaled G-term and H-term of one β.
+
+    The G-term is multiplied by α⁻²β² and the H-term by α⁻²β, in log10 so that no scale
+    overflows: :math:`R^\top H' R = \alpha^{-2}\beta^2\,[R^\top G^* R + \beta^{-1} R^\top H^* R]`.
+
+    Parameters
+    ----------
+    projection : Projection
+        The unscaled Ĝ, Ĥ, gradient and their scales at β (from :func:`~goldilocks_core.curvature.engine.accumulate`).
+    alpha, temperature : float
+        α and T of the point.
+    beta : float
+        β = α^L/T, the inverse temperature ``projection`` was computed at.
+    degree : int
+        L, the homogeneity degree.
+    num_samples : int
+        N, recorded in the result.
+
+    Returns
+    -------
+    Decomposition
+        The matrices at the true and at a normalised scale, and the scalar summaries.
+    """
     st = projection.stats
     la, lb = math.log10(alpha), math.log10(beta)
     lg = -2 * la + 2 * lb + st.log_g_scale / _LN10
@@ -205,35 +287,64 @@ def decompose(
     method: str = "auto",
     progress: bool = False,
 ) -> Decomposition:
-    """RᵀH'R = G-term + H-term of f_{αθ} at temperature T on (inputs, targets) (Eq. 4–5).
+    r"""Split the projected Hessian of the α-scaled network at temperature T into G-term and H-term.
+
+    Computes :math:`R^\top H' R = \alpha^{-2}\beta^2\,[R^\top G^*(p) R + \beta^{-1} R^\top H^*(p) R]`
+    (Eq. 4–5) of :math:`f_{\alpha\theta}` on ``(inputs, targets)``, with
+    :math:`\beta = \alpha^L/T`, :math:`p = \sigma(\beta z)`, the G-term
+    :math:`G^*(p) = J^\top(\mathrm{diag}\,p - pp^\top)J` and the H-term
+    :math:`H^*(p) = \sum_k (p - y)_k \nabla^2 z_k` of the unscaled network.
 
     Parameters
     ----------
-    model
+    model : nn.Module
         The unscaled network θ; α scales every parameter, T divides the logits.
-    inputs, targets
+    inputs, targets : torch.Tensor
         Data (N, …) and N integer class labels.
-    basis
+    basis : torch.Tensor
         R (P×d) of full column rank, e.g. :func:`goldilocks_core.subspace.random_basis`;
         an all-zero or rank-deficient basis is a ``ValueError``
         (:func:`goldilocks_core.subspace.check_basis`).
-    alpha, temperature
+    alpha, temperature : float
         α > 0 and T > 0; β = α^L/T.
-    chunk_size
+    chunk_size : int, optional
         Samples per chunk (default: sized to a fixed memory budget).
-    degree
+    degree : int, optional
         L for models that :func:`models.homogeneity_degree` cannot inspect; for one it
         can, a different ``degree`` is a ``ValueError`` (:func:`models.resolve_degree`).
-    dtype
+    dtype : torch.dtype, optional
         Working precision of the Jacobian: float64 on the CPU, float32 on CUDA by default.
         The d×d products are accumulated in float64 either way.
-    method
-        ``"auto"``, ``"layerwise"`` or ``"hvp"`` (see :mod:`goldilocks_core.curvature`).
+    method : {"auto", "layerwise", "hvp"}
+        The H-term engine (see :mod:`goldilocks_core.curvature`).
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
     Decomposition
         Float64 matrices at the true and at a normalised scale, and the scalar summaries.
+
+    Examples
+    --------
+    A two-layer ReLU network (L = 2) at α = 2 and T = 1, so β = α²/T = 4:
+
+    >>> import torch
+    >>> from goldilocks_core.curvature import decompose
+    >>> from goldilocks_core.models import mlp, num_parameters
+    >>> from goldilocks_core.subspace import random_basis
+    >>> g = torch.Generator().manual_seed(0)
+    >>> model = mlp([4, 8, 3], generator=g, dtype=torch.float64)
+    >>> x = torch.randn(32, 4, generator=g, dtype=torch.float64)
+    >>> y = torch.randint(0, 3, (32,), generator=g)
+    >>> R = random_basis(num_parameters(model), 5, generator=g)
+    >>> dec = decompose(model, x, y, R, alpha=2.0)
+    >>> dec.beta, tuple(dec.hessian.shape)
+    (4.0, (5, 5))
+    >>> torch.allclose(dec.hessian, dec.g_term + dec.h_term)
+    True
+    >>> round(dec.pc_hessian, 3), round(dec.pc_g_term, 3)
+    (1.473, 1.658)
     """
     L = resolve_degree(model, degree, alpha=alpha)
     beta = inverse_temperature(alpha, temperature, L)

@@ -47,7 +47,26 @@ MEMORY_BUDGET_BYTES = 384 * 2**20  # working memory per chunk when chunk_size is
 
 @dataclass(frozen=True, eq=False)
 class Projection:
-    """G-term, H-term and gradient of the unscaled network at one β (see module doc)."""
+    r"""The projected G-term, H-term and gradient of the unscaled network at one β.
+
+    Each is an O(1) float64 matrix with a natural-log scale (see the module docstring):
+    :math:`G^*(p) = e^{c_G}\hat G` with :math:`\hat G = \frac1N\sum_n \tilde B_n^\top\tilde B_n`
+    (PSD by construction), :math:`H^*(p) = e^{c_H}\hat H`, and the gradient
+    :math:`\frac1N\sum_n (J_nR)^\top(p_n - y_n) = e^{c_H}\hat g`, at :math:`p = \sigma(\beta z)`.
+
+    Parameters
+    ----------
+    stats : SoftmaxStatistics
+        Loss, entropy and the scales c_G = ``stats.log_g_scale``, c_H = ``stats.log_h_scale``.
+    g_hat : torch.Tensor
+        Ĝ, (d, d) float64: G* = exp(stats.log_g_scale)·g_hat.
+    h_hat : torch.Tensor
+        Ĥ, (d, d) float64: H* = exp(stats.log_h_scale)·h_hat.
+    grad_hat : torch.Tensor
+        ĝ, (d,) float64: (1/N) Σ (JR)ᵀ(p − y) = exp(stats.log_h_scale)·grad_hat.
+    precision : torch.dtype
+        The dtype JR and the H-term factors were computed in.
+    """
 
     stats: SoftmaxStatistics
     g_hat: torch.Tensor  # (d, d) float64; G* = exp(stats.log_g_scale)·g_hat
@@ -64,8 +83,25 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def build_network(model: nn.Module, *, method: str = "auto", dtype: torch.dtype | None = None):
-    """The implementation for ``method``: ``"layerwise"`` (bias-free sequential ReLU nets),
-    ``"hvp"`` (any module, forward-over-reverse) or ``"auto"`` (layerwise when supported)."""
+    """Build the engine that computes JR and the H-term of ``model`` for ``method``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network (never modified; the engine holds cast copies of its weights).
+    method : {"auto", "layerwise", "hvp"}
+        ``"layerwise"`` (bias-free sequential ReLU nets, :class:`~goldilocks_core.curvature.layerwise.LayeredNetwork`),
+        ``"hvp"`` (any module, forward-over-reverse, :class:`~goldilocks_core.curvature.hvp.GenericNetwork`)
+        or ``"auto"`` (layerwise when supported).
+    dtype : torch.dtype, optional
+        Working precision (default: float64 on the CPU, float32 on CUDA).
+
+    Returns
+    -------
+    LayeredNetwork or GenericNetwork
+        On the model's device. ``ValueError`` for an unknown method, a model without
+        parameters or a non-floating dtype.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
     if not isinstance(model, nn.Module):
@@ -81,7 +117,26 @@ def build_network(model: nn.Module, *, method: str = "auto", dtype: torch.dtype 
 
 def default_chunk_size(network, inputs: torch.Tensor, d: int, itemsize: int,
                        budget: int = MEMORY_BUDGET_BYTES) -> int:
-    """Samples per chunk so that activations × (d tangents) stay within ``budget`` bytes."""
+    """Choose the samples per chunk so that activations × (d tangents) stay within ``budget`` bytes.
+
+    Parameters
+    ----------
+    network : LayeredNetwork or GenericNetwork
+        The engine (its ``floats_per_sample`` and ``num_params`` size the memory).
+    inputs : torch.Tensor
+        The data, (N, …); one sample is evaluated to count activations.
+    d : int
+        Number of basis columns (tangent directions).
+    itemsize : int
+        Bytes per float of the working dtype.
+    budget : int
+        Working memory per chunk in bytes (default :data:`MEMORY_BUDGET_BYTES`).
+
+    Returns
+    -------
+    int
+        Between 1 and N.
+    """
     example = inputs[:1].to(device=network.device, dtype=network.dtype)
     per_sample = network.floats_per_sample(example) * (d + 2) * itemsize * 3
     fixed = d * network.num_params * itemsize * (3 if isinstance(network, GenericNetwork) else 1)
@@ -132,7 +187,39 @@ def accumulate(
     progress: bool = True,
     desc: str = "curvature",
 ) -> list[Projection]:
-    """G-term, H-term and gradient factors at every β, from one JR per chunk."""
+    r"""Compute the G-term, H-term and gradient factors at every β from one JR per chunk.
+
+    Two chunked passes over the data (see the module docstring): all logits first (loss,
+    entropy and the scales per β), then per chunk the projected Jacobian JR once and, for
+    every :math:`\beta = \alpha^L/T`, the G rows and the H-term. Every d×d product is
+    accumulated in float64.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network θ.
+    inputs, targets : torch.Tensor
+        Data (N, …) and N integer class labels.
+    basis : torch.Tensor
+        R (P×d) of full column rank (:func:`~goldilocks_core.subspace.check_basis`).
+    betas : sequence of float
+        Positive finite inverse temperatures β.
+    chunk_size : int, optional
+        Samples per chunk (default: :func:`default_chunk_size`).
+    dtype : torch.dtype, optional
+        Working precision of JR and the H-term factors.
+    method : {"auto", "layerwise", "hvp"}
+        See :func:`build_network`.
+    progress : bool
+        Show a progress bar labelled ``desc``.
+    desc : str
+        The progress bar's label.
+
+    Returns
+    -------
+    list of Projection
+        One per β, in the order given.
+    """
     betas = _check_betas(betas)
     network = build_network(model, method=method, dtype=dtype)
     inputs, targets = check_data(inputs, targets)
@@ -195,10 +282,31 @@ def projected_jacobian(
     dtype: torch.dtype | None = None,
     method: str = "auto",
 ) -> torch.Tensor:
-    """JR ∈ R^{N×K×d}: the logit Jacobian of the *unscaled* network projected on ``basis``.
+    r"""Compute JR ∈ R^{N×K×d}, the logit Jacobian of the unscaled network projected on ``basis``.
 
-    Forward mode (``jvp`` vmapped over the d basis columns), chunked over samples.
-    At scale α, the Jacobian of the α-scaled network is α^{L−1}·JR (homogeneity).
+    Forward mode (``jvp`` vmapped over the d basis columns), chunked over samples. At scale
+    α, the Jacobian of the α-scaled network is :math:`\alpha^{L-1} JR` (homogeneity); JR
+    is the J of the G-term :math:`J^\top(\mathrm{diag}\,p - pp^\top)J` (Eq. 4), projected.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network θ.
+    inputs : torch.Tensor
+        x, shape (N, …).
+    basis : torch.Tensor
+        R (P×d) of full column rank.
+    chunk_size : int, optional
+        Samples per forward pass (default: sized to a memory budget).
+    dtype : torch.dtype, optional
+        Working precision (default: float64 on the CPU, float32 on CUDA).
+    method : {"auto", "layerwise", "hvp"}
+        See :func:`build_network`.
+
+    Returns
+    -------
+    torch.Tensor
+        JR, shape (N, K, d), in ``dtype`` on the model's device.
     """
     network = build_network(model, method=method, dtype=dtype)
     inputs = check_inputs(inputs)

@@ -20,10 +20,21 @@ from torch.func import grad, jvp, vmap
 
 from ..functional import flat_parameters, logits_function
 
-__all__ = ["GenericNetwork"]
+__all__ = ["GenericNetwork", "GenericChunkState"]
 
 
-class _State:
+class GenericChunkState:
+    """The per-chunk quantities of :class:`GenericNetwork` shared by every β.
+
+    Returned by :meth:`GenericNetwork.prepare` and read by :meth:`GenericNetwork.h_term`.
+
+    Parameters
+    ----------
+    jacobian : torch.Tensor
+        JR of the chunk, shape (n, K, d).
+    x : torch.Tensor
+        The chunk's inputs, kept for the H-term's Hessian-vector products.
+    """
     __slots__ = ("jacobian", "x")
 
     def __init__(self, jacobian, x):
@@ -31,7 +42,21 @@ class _State:
 
 
 class GenericNetwork:
-    """Any classifier as f(θ, x); θ is a cast copy of the trainable parameters."""
+    r"""Evaluate any classifier as a pure function f(θ, x) of a cast copy of its trainable parameters.
+
+    The path of ``method="hvp"``: JR by forward mode and the H-term
+    :math:`R^\top\nabla^2 s\,R` of :math:`s(\theta) = \sum_n\sum_k r_{nk} z_{nk}(\theta)`
+    (r = p − y held fixed) by forward-over-reverse Hessian-vector products.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled classifier (never modified).
+    dtype : torch.dtype
+        The working precision of θ and the Jacobian.
+    device : torch.device
+        Where θ and the computations live.
+    """
 
     def __init__(self, model: nn.Module, *, dtype: torch.dtype, device: torch.device):
         self.model = model
@@ -41,17 +66,74 @@ class GenericNetwork:
         self.dtype, self.device = dtype, device
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute the logits z = f_θ(x) of the unscaled network.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs (n, …) in the working dtype.
+
+        Returns
+        -------
+        torch.Tensor
+            z, shape (n, K).
+        """
         return self.f(self.theta, x)
 
     def basis_blocks(self, basis: torch.Tensor) -> list[torch.Tensor]:
+        """Arrange the basis for this engine: one block Rᵀ of shape (d, P).
+
+        Parameters
+        ----------
+        basis : torch.Tensor
+            R, shape (P, d).
+
+        Returns
+        -------
+        list of torch.Tensor
+            ``[Rᵀ]``, contiguous.
+        """
         return [basis.T.contiguous()]  # (d, P)
 
-    def prepare(self, x: torch.Tensor, blocks: list[torch.Tensor], *, h_term: bool = True) -> _State:
+    def prepare(self, x: torch.Tensor, blocks: list[torch.Tensor], *, h_term: bool = True) -> GenericChunkState:
+        """Compute JR of a chunk by forward mode (``jvp`` vmapped over the d basis columns).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The chunk's inputs (n, …).
+        blocks : list of torch.Tensor
+            From :meth:`basis_blocks`.
+        h_term : bool
+            Unused here (the H-term needs only ``x``); kept for the interface of
+            :meth:`LayeredNetwork.prepare <goldilocks_core.curvature.layerwise.LayeredNetwork.prepare>`.
+
+        Returns
+        -------
+        GenericChunkState
+            JR (n, K, d) and the inputs.
+        """
         f = lambda t: self.f(t, x)  # noqa: E731
         z_dot = vmap(lambda v: jvp(f, (self.theta,), (v,))[1])(blocks[0])  # (d, n, K)
-        return _State(z_dot.permute(1, 2, 0).contiguous(), x)
+        return GenericChunkState(z_dot.permute(1, 2, 0).contiguous(), x)
 
-    def h_term(self, state: _State, residuals: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
+    def h_term(self, state: GenericChunkState, residuals: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
+        r"""Compute :math:`\sum_n\sum_k r_{nk} R^\top\nabla^2 z_{nk} R` over the chunk by forward-over-reverse.
+
+        Parameters
+        ----------
+        state : GenericChunkState
+            From :meth:`prepare`.
+        residuals : torch.Tensor
+            r (n, K), held fixed.
+        blocks : list of torch.Tensor
+            From :meth:`basis_blocks`.
+
+        Returns
+        -------
+        torch.Tensor
+            The symmetric d×d H-term of the chunk, float64.
+        """
         x = state.x
         gs = grad(lambda t: (residuals * self.f(t, x)).sum())
 
@@ -73,6 +155,18 @@ class GenericNetwork:
         return cached[1]
 
     def floats_per_sample(self, example: torch.Tensor) -> int:
+        """Count the activation entries of one sample over all leaf modules (for chunk sizing).
+
+        Parameters
+        ----------
+        example : torch.Tensor
+            At least one input sample; only the first is evaluated.
+
+        Returns
+        -------
+        int
+            At least 1.
+        """
         total = 0
 
         def hook(_m, _i, out):

@@ -71,13 +71,37 @@ def _unsupported_reason(model: nn.Module) -> str | None:
 
 
 def is_layered(model: nn.Module) -> bool:
-    """True when :class:`LayeredNetwork` supports ``model`` (else use the generic path)."""
+    """Tell whether :class:`LayeredNetwork` supports ``model`` (otherwise the generic path is used).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network to inspect.
+
+    Returns
+    -------
+    bool
+        True for an ``nn.Sequential`` (nesting allowed) of bias-free ``Linear``/``ConvNd``
+        layers and parameter-free piecewise-linear modules (ReLU, pooling, flatten, …).
+    """
     return _unsupported_reason(model) is None
 
 
 @dataclass
 class ChunkState:
-    """Per-chunk quantities shared by every β."""
+    """The per-chunk quantities of :class:`LayeredNetwork` shared by every β.
+
+    Parameters
+    ----------
+    jacobian : torch.Tensor
+        JR, shape (n, K, d).
+    input_tangents : list of torch.Tensor
+        ȧ^{(i)} at the inputs of the upper layers, each (d, n, …).
+    outputs : list of torch.Tensor
+        h_l of the upper layers (with their autograd graph).
+    logits : torch.Tensor, optional
+        z from the graph that ``outputs`` belong to.
+    """
 
     jacobian: torch.Tensor  # JR, (n, K, d)
     input_tangents: list  # ȧ^{(i)} at the inputs of the upper layers, each (d, n, ...)
@@ -86,10 +110,25 @@ class ChunkState:
 
 
 class LayeredNetwork:
-    """A bias-free ``nn.Sequential`` as a pure function of its layer weights.
+    """Evaluate a bias-free ``nn.Sequential`` as a pure function of its layer weights.
 
-    ``dtype``/``device``: the working precision and device; weights are cast copies,
-    the model itself is never modified. Raises ``ValueError`` for unsupported models.
+    The path of ``method="layerwise"`` (see the module docstring): the H-term at each β is one
+    reverse pass plus one weight-gradient-shaped contraction per layer above the first.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A bias-free sequential ReLU network (:func:`is_layered`); never modified, the weights
+        are cast copies.
+    dtype : torch.dtype
+        The working precision.
+    device : torch.device
+        Where the weights and the computations live.
+
+    Raises
+    ------
+    ValueError
+        For an unsupported model, or one whose trainable parameters are not all layer weights.
     """
 
     def __init__(self, model: nn.Module, *, dtype: torch.dtype, device: torch.device):
@@ -134,7 +173,18 @@ class LayeredNetwork:
         return leaf(a)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """z = f_θ(x) of the unscaled network."""
+        """Compute the logits z = f_θ(x) of the unscaled network.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs (n, …) in the working dtype.
+
+        Returns
+        -------
+        torch.Tensor
+            z, shape (n, K).
+        """
         a = x
         for step in self.steps:
             a = self._apply(step, self.weights, a)
@@ -151,15 +201,39 @@ class LayeredNetwork:
         return a, tuple(inputs)
 
     def basis_blocks(self, basis: torch.Tensor) -> list[torch.Tensor]:
-        """Each layer's block of the basis columns, shaped ``(d, *W_l.shape)``."""
+        """Split the basis columns into each trainable layer's block.
+
+        Parameters
+        ----------
+        basis : torch.Tensor
+            R, shape (P, d).
+
+        Returns
+        -------
+        list of torch.Tensor
+            One per trainable layer, shaped ``(d, *W_l.shape)``.
+        """
         d = basis.shape[1]
         return [basis[s].T.reshape(d, *w.shape) for s, w in zip(self.slices, self.weights)]
 
     # -- per chunk ----------------------------------------------------------------------
     def prepare(self, x: torch.Tensor, blocks: list[torch.Tensor], *, h_term: bool = True) -> ChunkState:
-        """Forward-mode pass along all d basis directions (vmapped ``jvp``): JR and ȧ.
+        """Run the forward-mode pass along all d basis directions (vmapped ``jvp``), giving JR and ȧ.
 
-        With ``h_term``, also builds the graph for the cotangents g_l of :meth:`h_term`.
+        Parameters
+        ----------
+        x : torch.Tensor
+            The chunk's inputs (n, …).
+        blocks : list of torch.Tensor
+            From :meth:`basis_blocks`.
+        h_term : bool
+            Also build the graph for the cotangents g_l of :meth:`h_term`.
+
+        Returns
+        -------
+        ChunkState
+            JR (n, K, d), the input tangents of the upper layers and, with ``h_term``, their
+            outputs and the logits.
         """
         weights = tuple(self.weights)
 
@@ -189,10 +263,24 @@ class LayeredNetwork:
         return state
 
     def h_term(self, state: ChunkState, residuals: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
-        """Σ_n Σ_k r_nk Rᵀ∇²z_nk R over the chunk (d×d, symmetric, float64), for fixed r (n, K).
+        r"""Compute :math:`\sum_n\sum_k r_{nk} R^\top\nabla^2 z_{nk} R` over the chunk for fixed r.
 
         The contraction over each layer's parameters into the d×d matrix runs in float64
         whatever the working dtype (the factors are cast first; they are small).
+
+        Parameters
+        ----------
+        state : ChunkState
+            From :meth:`prepare` with ``h_term=True``.
+        residuals : torch.Tensor
+            r (n, K), held fixed.
+        blocks : list of torch.Tensor
+            From :meth:`basis_blocks`.
+
+        Returns
+        -------
+        torch.Tensor
+            The symmetric d×d H-term of the chunk, float64.
         """
         d = blocks[0].shape[0]
         A = torch.zeros(d, d, dtype=torch.float64, device=residuals.device)
@@ -223,7 +311,18 @@ class LayeredNetwork:
 
     # -- memory planning ----------------------------------------------------------------
     def floats_per_sample(self, example: torch.Tensor) -> int:
-        """Activation entries per sample over all modules (for chunk sizing)."""
+        """Count the activation entries of one sample over all modules (for chunk sizing).
+
+        Parameters
+        ----------
+        example : torch.Tensor
+            At least one input sample; only the first is evaluated.
+
+        Returns
+        -------
+        int
+            At least 1.
+        """
         a, total = example[:1], 0
         with torch.no_grad():
             for step in self.steps:

@@ -46,16 +46,40 @@ def _symmetric(t: torch.Tensor) -> torch.Tensor:
 
 
 def eigenvalues(M):
-    """Eigenvalues of the symmetrised M, ascending, shape ``(..., d)``."""
+    """Return the eigenvalues of the symmetrised matrix, in ascending order.
+
+    Parameters
+    ----------
+    M : torch.Tensor or numpy.ndarray
+        Square matrices of shape (..., d, d); symmetrised as (M + Mᵀ)/2.
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Shape (..., d), of the same kind as ``M``.
+    """
     t, was_numpy = _as_tensor(M)
     return _out(torch.linalg.eigvalsh(_symmetric(t)), was_numpy)
 
 
 def positive_curvature(M):
-    """Tr(M)/‖M‖_F = Σλ_i / (Σλ_i²)^½ (Eq. 2). Invariant to M → cM for c > 0.
+    r"""Compute the positive curvature Tr(M)/‖M‖_F of a symmetric matrix (Eq. 2).
 
-    NaN for the zero matrix (0/0). Needs no eigenvalues; M is rescaled by max|M_ij|
+    :math:`\mathrm{Tr}(M)/\lVert M\rVert_F = \sum_i\lambda_i/(\sum_i\lambda_i^2)^{1/2}`,
+    the measure of Fort & Scherlis (2019); invariant to M → cM for c > 0. For a PSD matrix
+    of rank r it lies in [1, √r]. It needs no eigenvalues; M is rescaled by max|M_ij|
     first, so tiny or huge entries (1e-200, 1e200) neither underflow nor overflow.
+
+    Parameters
+    ----------
+    M : torch.Tensor or numpy.ndarray
+        Square matrices of shape (..., d, d); symmetrised as (M + Mᵀ)/2.
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Shape (...): a tensor for a tensor, a numpy array (``np.float64`` for a single
+        matrix) for an array. NaN for the zero matrix (0/0).
     """
     t, was_numpy = _as_tensor(M)
     s = _symmetric(t)
@@ -66,10 +90,22 @@ def positive_curvature(M):
 
 
 def zero_tolerance(d: int, precision: torch.dtype = torch.float64) -> float:
-    """d·ε: the relative size |λ|/max|λ| at or below which an eigenvalue counts as zero.
+    """Return d·ε, the relative size |λ|/max|λ| at or below which an eigenvalue counts as zero.
 
     A d×d symmetric matrix whose entries carry relative errors ε (ε of ``precision``) has
     eigenvalues known to about d·ε·max|λ|: 1.1e-14 for d = 50 in float64, 6e-6 in float32.
+
+    Parameters
+    ----------
+    d : int
+        The matrix size.
+    precision : torch.dtype
+        The floating-point dtype whose machine ε applies.
+
+    Returns
+    -------
+    float
+        ``d * torch.finfo(precision).eps``. ``ValueError`` for a non-floating dtype.
     """
     if not isinstance(precision, torch.dtype) or not precision.is_floating_point:
         raise ValueError(f"precision must be a floating-point torch dtype, got {precision!r}")
@@ -77,13 +113,26 @@ def zero_tolerance(d: int, precision: torch.dtype = torch.float64) -> float:
 
 
 def local_convexity(M, rtol: float | None = None, *, precision: torch.dtype | None = None):
-    """Fraction of eigenvalues λ > rtol·max|λ| (Fort & Scherlis, 2019). Scale invariant.
+    """Compute the scale-invariant fraction of eigenvalues λ > rtol·max|λ| (Fort & Scherlis, 2019).
 
     Ties and zeros: an eigenvalue within ``rtol·max|λ|`` of zero counts as *not* positive,
-    so a PSD matrix of rank r gives r/d despite round-off in its zero eigenvalues. The
-    default ``rtol`` is :func:`zero_tolerance` d·ε of the coarser of the matrix's dtype and
-    ``precision``, the dtype its factors were computed in (a float64 matrix accumulated from
-    a float32 Jacobian: 6e-6 for d = 50; pure float64: 1.1e-14). The zero matrix gives 0.
+    so a PSD matrix of rank r gives r/d despite round-off in its zero eigenvalues.
+
+    Parameters
+    ----------
+    M : torch.Tensor or numpy.ndarray
+        Square matrices of shape (..., d, d); symmetrised as (M + Mᵀ)/2.
+    rtol : float, optional
+        Relative tolerance ≥ 0. Default: :func:`zero_tolerance` d·ε of the coarser of the
+        matrix's dtype and ``precision``.
+    precision : torch.dtype, optional
+        The dtype the matrix's factors were computed in (a float64 matrix accumulated from a
+        float32 Jacobian: 6e-6 for d = 50; pure float64: 1.1e-14).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Shape (...), in [0, 1]; the zero matrix gives 0.
     """
     t, was_numpy = _as_tensor(M)
     lam = torch.linalg.eigvalsh(_symmetric(t))
@@ -102,12 +151,36 @@ def local_convexity(M, rtol: float | None = None, *, precision: torch.dtype | No
 
 
 def spectral_norm(M):
-    """‖M‖₂ = max_i |λ_i| of the symmetrised M."""
+    """Compute the spectral norm ‖M‖₂ = max_i |λ_i| of the symmetrised matrix.
+
+    Parameters
+    ----------
+    M : torch.Tensor or numpy.ndarray
+        Square matrices of shape (..., d, d).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Shape (...), of the same kind as ``M``.
+    """
     t, was_numpy = _as_tensor(M)
     return _out(torch.linalg.eigvalsh(_symmetric(t)).abs().amax(-1), was_numpy)
 
 
 def lambda_max(M):
-    """The largest eigenvalue λ_max of the symmetrised M (may be negative)."""
+    """Return the largest eigenvalue λ_max of the symmetrised matrix, which may be negative.
+
+    The authors' "spectral norm" plot uses λ_max.
+
+    Parameters
+    ----------
+    M : torch.Tensor or numpy.ndarray
+        Square matrices of shape (..., d, d).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        Shape (...), of the same kind as ``M``.
+    """
     t, was_numpy = _as_tensor(M)
     return _out(torch.linalg.eigvalsh(_symmetric(t))[..., -1], was_numpy)

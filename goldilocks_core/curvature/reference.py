@@ -18,8 +18,27 @@ __all__ = ["subspace_loss", "subspace_hessian", "dense_hessian", "dense_g_term",
 
 def subspace_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, basis: torch.Tensor, *,
                   alpha: float = 1.0, temperature: float = 1.0):
-    """θ̂ ↦ ℓ(αθ + Rθ̂): the mean temperature cross-entropy (Eq. 1) on the affine subspace
-    through the α-scaled parameters αθ spanned by the columns of R."""
+    """Build θ̂ ↦ ℓ(αθ + Rθ̂), the mean temperature cross-entropy on an affine subspace.
+
+    The loss of Eq. 1 on the subspace through the α-scaled parameters αθ spanned by the
+    columns of R.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network θ.
+    inputs, targets : torch.Tensor
+        The N samples and their labels.
+    basis : torch.Tensor
+        R, shape (P, d); its dtype is that of the computation.
+    alpha, temperature : float
+        The scale α of the weights and the softmax temperature T.
+
+    Returns
+    -------
+    callable
+        ``loss(theta_hat)`` of a vector of length d, returning a scalar tensor.
+    """
     a, t = check_alpha(alpha), check_temperature(temperature)
     f = logits_function(model)
     theta = a * flat_parameters(model).to(basis.dtype)
@@ -32,9 +51,21 @@ def subspace_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
 
 def subspace_hessian(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, basis: torch.Tensor, *,
                      alpha: float = 1.0, temperature: float = 1.0, vectorize: bool = True) -> torch.Tensor:
-    """H_d = ∇²_θ̂ ℓ(αθ + Rθ̂) at θ̂ = 0 (d×d), by automatic differentiation of the loss.
+    """Compute H_d = ∇²_θ̂ ℓ(αθ + Rθ̂) at θ̂ = 0 by automatic differentiation of the loss.
 
     By the chain rule this equals RᵀH(αθ)R, the projected Hessian of §2.
+
+    Parameters
+    ----------
+    model, inputs, targets, basis, alpha, temperature
+        As for :func:`subspace_loss`.
+    vectorize : bool
+        Passed to :func:`torch.autograd.functional.hessian`.
+
+    Returns
+    -------
+    torch.Tensor
+        The d×d projected Hessian.
     """
     loss = subspace_loss(model, inputs, targets, basis, alpha=alpha, temperature=temperature)
     zero = basis.new_zeros(basis.shape[1])
@@ -43,7 +74,22 @@ def subspace_hessian(model: nn.Module, inputs: torch.Tensor, targets: torch.Tens
 
 def dense_hessian(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                   alpha: float = 1.0, temperature: float = 1.0) -> torch.Tensor:
-    """The full P×P Hessian of the mean cross-entropy at αθ (feasible for P up to a few thousand)."""
+    """Compute the full P×P Hessian of the mean cross-entropy at αθ, for P up to a few thousand.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A small network.
+    inputs, targets : torch.Tensor
+        The N samples and their labels.
+    alpha, temperature : float
+        The scale of the weights and the softmax temperature T.
+
+    Returns
+    -------
+    torch.Tensor
+        H, shape (P, P), in the model's dtype.
+    """
     P = flat_parameters(model).numel()
     eye = torch.eye(P, dtype=next(model.parameters()).dtype)
     return subspace_hessian(model, inputs, targets, eye, alpha=alpha, temperature=temperature)
@@ -51,7 +97,7 @@ def dense_hessian(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
 
 def dense_g_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                  alpha: float = 1.0, temperature: float = 1.0) -> torch.Tensor:
-    """The full P×P G-term of Eq. 4 at αθ, from dense autograd logit Jacobians.
+    r"""Compute the full P×P G-term of Eq. 4 at αθ from dense autograd logit Jacobians.
 
     Parameters
     ----------
@@ -65,8 +111,9 @@ def dense_g_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, 
     Returns
     -------
     torch.Tensor
-        G = (1/(N T²)) Σ_n J_nᵀ (diag p_n − p_n p_nᵀ) J_n (Eq. 4), with J_n the K×P Jacobian
-        of the logits of the explicitly α-scaled network and p_n = σ_T(f_{αθ}(x_n)).
+        :math:`G = \frac{1}{NT^2}\sum_n J_n^\top(\mathrm{diag}\,p_n - p_np_n^\top)J_n`
+        (Eq. 4), with J_n the K×P Jacobian of the logits of the explicitly α-scaled network
+        and p_n = σ_T(f_{αθ}(x_n)).
     """
     del targets  # the G-term does not depend on the labels
     a, t = check_alpha(alpha), check_temperature(temperature)
@@ -81,7 +128,7 @@ def dense_g_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, 
 
 def dense_h_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                  alpha: float = 1.0, temperature: float = 1.0) -> torch.Tensor:
-    """The full P×P H-term of Eq. 4 at αθ as H − G: :func:`dense_hessian` minus :func:`dense_g_term`.
+    r"""Compute the full P×P H-term of Eq. 4 at αθ as :func:`dense_hessian` minus :func:`dense_g_term`.
 
     Parameters
     ----------
@@ -91,8 +138,9 @@ def dense_h_term(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, 
     Returns
     -------
     torch.Tensor
-        (1/(N T)) Σ_n Σ_k (p_nk − y_nk) ∇²z_nk (Eq. 4), computed as the dense Hessian of the
-        loss minus the dense G-term (no per-logit Hessians, no Gauss–Newton engine).
+        :math:`\frac{1}{NT}\sum_n\sum_k (p_{nk} - y_{nk})\nabla^2 z_{nk}` (Eq. 4), computed as
+        the dense Hessian of the loss minus the dense G-term (no per-logit Hessians, no
+        Gauss–Newton engine).
     """
     kw = {"alpha": alpha, "temperature": temperature}
     return dense_hessian(model, inputs, targets, **kw) - dense_g_term(model, inputs, targets, **kw)

@@ -50,7 +50,21 @@ def _log_abs_residual(logp: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
 
 @dataclass(frozen=True)
 class SoftmaxStatistics:
-    """Data-wide softmax summaries at one β (all float; log scales in natural log)."""
+    """Data-wide softmax summaries at one β (all floats; log scales in natural log).
+
+    Parameters
+    ----------
+    beta : float
+        The inverse temperature β = α^L/T.
+    loss : float
+        Mean cross-entropy −log p_y.
+    mean_entropy : float
+        Mean −Σ p log p, in nats.
+    log_g_scale : float
+        c_G = max_n log(1 − max_k p_nk); −inf if every p is exactly one-hot.
+    log_h_scale : float
+        c_H = max_{n,k} log|p − y|_{nk}; −inf if p = y exactly.
+    """
 
     beta: float
     loss: float  # mean cross-entropy −log p_y
@@ -60,7 +74,21 @@ class SoftmaxStatistics:
 
 
 def softmax_statistics(logits: torch.Tensor, targets: torch.Tensor, beta: float) -> SoftmaxStatistics:
-    """Loss, mean entropy and the G/H log scales of σ(βz) over all samples (float64)."""
+    """Compute loss, mean entropy and the G/H log scales of σ(βz) over all samples, in float64.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        The unscaled logits z, shape (N, K).
+    targets : torch.Tensor
+        N integer labels.
+    beta : float
+        The inverse temperature β = α^L/T (Eq. 5).
+
+    Returns
+    -------
+    SoftmaxStatistics
+    """
     logp = _log_p64(logits, beta)
     p = logp.exp()
     loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
@@ -73,11 +101,28 @@ def softmax_statistics(logits: torch.Tensor, targets: torch.Tensor, beta: float)
 
 
 def g_term_rows(jacobian: torch.Tensor, logits: torch.Tensor, beta: float, log_scale: float) -> torch.Tensor:
-    """Rows B̃ (n, K, d) with Σ_n B̃_nᵀB̃_n = exp(−c_G) Σ_n J_nᵀ(diag p_n − p_n p_nᵀ)J_n.
+    r"""Form the rows B̃ of the G-term, with Σ_n B̃_nᵀB̃_n = exp(−c_G) Σ_n J_nᵀ(diag p_n − p_n p_nᵀ)J_n.
 
-    ``jacobian``: the projected Jacobian JR of the unscaled network, shape (n, K, d);
-    ``logits``: z for the same samples; ``log_scale``: c_G of :func:`softmax_statistics`
-    (over the whole data set). Weights are formed in float64 and cast to J's dtype.
+    The G-term :math:`J^\top(\mathrm{diag}\,p - pp^\top)J` (Eq. 4) as a sum of outer products
+    of rows, PSD by construction, centred at the arg-max class so that it stays accurate when
+    p is nearly one-hot (see the module docstring). Weights are formed in float64 and cast to
+    J's dtype.
+
+    Parameters
+    ----------
+    jacobian : torch.Tensor
+        The projected Jacobian JR of the unscaled network, shape (n, K, d).
+    logits : torch.Tensor
+        z for the same samples, shape (n, K).
+    beta : float
+        The inverse temperature β, p = σ(βz).
+    log_scale : float
+        c_G of :func:`softmax_statistics` (over the whole data set).
+
+    Returns
+    -------
+    torch.Tensor
+        B̃, shape (n, K, d); zeros when c_G = −inf.
     """
     n, K, d = jacobian.shape
     if log_scale == _NEG_INF:
@@ -107,7 +152,26 @@ def g_term_rows(jacobian: torch.Tensor, logits: torch.Tensor, beta: float, log_s
 
 def normalised_residuals(logits: torch.Tensor, targets: torch.Tensor, beta: float, log_scale: float,
                          dtype: torch.dtype | None = None) -> torch.Tensor:
-    """r̂ = (p − y)·exp(−c_H), entries in [−1, 1], with p = σ(βz) (float64 unless ``dtype``)."""
+    """Return r̂ = (p − y)·exp(−c_H) with p = σ(βz), entries in [−1, 1].
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        The unscaled logits z, shape (n, K).
+    targets : torch.Tensor
+        n integer labels.
+    beta : float
+        The inverse temperature β.
+    log_scale : float
+        c_H of :func:`softmax_statistics`.
+    dtype : torch.dtype, optional
+        Output dtype (default float64).
+
+    Returns
+    -------
+    torch.Tensor
+        r̂, shape (n, K); zeros when c_H = −inf.
+    """
     logp = _log_p64(logits, beta)
     if log_scale == _NEG_INF:
         out = torch.zeros_like(logp)

@@ -26,7 +26,9 @@ _TIED_SPELLINGS = {"alpha^L", "alpha**L", "alpha^l", "alpha**l"}
 
 
 def alpha_grid(lo: float = -3.0, hi: float = 3.0, step: float = 0.25) -> list[float]:
-    """10^(lo … hi) in exponent steps of ``step``; the defaults are the authors' 25-point grid.
+    """Return the scales 10^lo … 10^hi in exponent steps of ``step``.
+
+    The defaults are the authors' 25-point grid 10⁻³ … 10³ (step 0.25 in the exponent).
 
     Parameters
     ----------
@@ -66,13 +68,29 @@ def _broadcast(**named) -> int:
 
 
 def sweep_points(alphas=None, temperatures=1.0, betas=None, *, degree: int) -> list[tuple[float, float, float]]:
-    """(α, T, β) of each sweep point; scalars broadcast against sequences (zipped).
+    r"""List the (α, T, β) of each sweep point, broadcasting scalars against sequences.
 
-    * ``alphas=None`` → the authors' grid 10^(−3 … 3, step 0.25) (25 points), or α = 1
-      when ``betas`` is given.
-    * ``temperatures``: scalar, sequence, or ``"alpha^L"`` (T = α^L, so β = 1).
-    * ``betas``: inverse temperatures β = α^L/T directly; then T = α^L/β and
-      ``temperatures`` must be left at its default.
+    Sequences are zipped (they must have one common length); scalars broadcast against them.
+
+    Parameters
+    ----------
+    alphas : float or sequence of float, optional
+        The scales α. ``None``: the authors' grid 10^(−3 … 3, step 0.25) (25 points), or
+        α = 1 when ``betas`` is given.
+    temperatures : float, sequence of float or "alpha^L"
+        The temperatures T; ``"alpha^L"`` (:data:`TIED`) sets T = α^L, so β = 1.
+    betas : float or sequence of float, optional
+        Inverse temperatures :math:`\beta = \alpha^L/T` (Eq. 5) given directly; then
+        T = α^L/β and ``temperatures`` must be left at its default.
+    degree : int
+        L, the homogeneity degree.
+
+    Returns
+    -------
+    list of tuple of float
+        ``(alpha, temperature, beta)`` per point. ``ValueError`` for empty or mismatched
+        sequences, non-positive values, both ``temperatures`` and ``betas``, or a T outside
+        the float64 range.
     """
     if alphas is None:
         alphas = 1.0 if betas is not None else alpha_grid()
@@ -149,7 +167,31 @@ def sweep_decompositions(
     method: str = "auto",
     progress: bool = True,
 ) -> list[Decomposition]:
-    """One :class:`Decomposition` per sweep point (see :func:`sweep` for the arguments)."""
+    """Compute one :class:`Decomposition` per sweep point, sharing one Jacobian pass.
+
+    The arguments are those of :func:`sweep`; every distinct β = α^L/T costs one H-term
+    pass, and points with the same β share it (Eq. 5).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network θ.
+    inputs, targets : torch.Tensor
+        Data (N, …) and N integer class labels.
+    basis : torch.Tensor
+        R (P×d) of full column rank.
+    alphas, temperatures, betas
+        The sweep points (see :func:`sweep_points`).
+    chunk_size, degree, dtype, method
+        As in :func:`decompose`.
+    progress : bool
+        Show a progress bar (also off with ``TQDM_DISABLE=1``).
+
+    Returns
+    -------
+    list of Decomposition
+        One per point, in the order of :func:`sweep_points`.
+    """
     L = resolve_degree(model, degree)
     points = sweep_points(alphas, temperatures, betas, degree=L)
     distinct, index = _unique([b for _, _, b in points])
@@ -174,19 +216,59 @@ def sweep(
     method: str = "auto",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Positive curvature, local convexity and norms of H, G-term, H-term over (α, T).
+    r"""Tabulate positive curvature, local convexity and norms of H, G-term and H-term over (α, T).
 
-    One row per point, columns: ``alpha, temperature, beta, log10_beta``;
-    ``pc_{hessian,g_term,h_term}`` (Tr/‖·‖_F, Eq. 2), ``lc_*`` (fraction of positive
-    eigenvalues), ``norm_*`` (max|λ| at the true scale, float64, may over/underflow),
-    ``log10_norm_*`` (always finite unless the term is exactly 0), ``lmax_*`` (λ_max at
-    the true scale); ``loss, mean_entropy, grad_norm, log10_grad_norm``.
+    By Eq. 5 each point reduces to :math:`\beta = \alpha^L/T`: one projected Jacobian per
+    data chunk serves all points, and each distinct β costs one H-term pass. Positive
+    curvature is :math:`\mathrm{Tr}(H)/\lVert H\rVert_F` (Eq. 2).
 
-    Points: ``alphas`` (default: 10^(−3…3), 25 points) zipped with ``temperatures``
-    (scalar, sequence or ``"alpha^L"`` for T = α^L) or with ``betas`` (β = α^L/T given
-    directly; then T = α^L/β). Scalars broadcast. One projected Jacobian per data chunk
-    serves all points; each distinct β costs one H-term pass. ``progress`` shows a bar
-    (also off with ``TQDM_DISABLE=1``). Other arguments as in :func:`decompose`.
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network θ.
+    inputs, targets : torch.Tensor
+        Data (N, …) and N integer class labels.
+    basis : torch.Tensor
+        R (P×d) of full column rank, e.g. :func:`goldilocks_core.subspace.random_basis`.
+    alphas : float or sequence of float, optional
+        Scales α (default: 10^(−3…3), 25 points), zipped with ``temperatures`` or ``betas``.
+    temperatures : float, sequence of float or "alpha^L"
+        T per point; ``"alpha^L"`` for T = α^L. Scalars broadcast.
+    betas : float or sequence of float, optional
+        β = α^L/T given directly; then T = α^L/β.
+    chunk_size, degree, dtype, method
+        As in :func:`decompose`.
+    progress : bool
+        Show a progress bar (also off with ``TQDM_DISABLE=1``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, columns: ``alpha, temperature, beta, log10_beta``;
+        ``pc_{hessian,g_term,h_term}`` (Tr/‖·‖_F, Eq. 2), ``lc_*`` (fraction of positive
+        eigenvalues), ``norm_*`` (max|λ| at the true scale, float64, may over/underflow),
+        ``log10_norm_*`` (always finite unless the term is exactly 0), ``lmax_*`` (λ_max at
+        the true scale); ``loss, mean_entropy, grad_norm, log10_grad_norm``.
+
+    Examples
+    --------
+    Three scales of a two-layer ReLU network at T = 1:
+
+    >>> import torch
+    >>> from goldilocks_core.curvature import sweep
+    >>> from goldilocks_core.models import mlp, num_parameters
+    >>> from goldilocks_core.subspace import random_basis
+    >>> g = torch.Generator().manual_seed(0)
+    >>> model = mlp([4, 8, 3], generator=g, dtype=torch.float64)
+    >>> x = torch.randn(32, 4, generator=g, dtype=torch.float64)
+    >>> y = torch.randint(0, 3, (32,), generator=g)
+    >>> R = random_basis(num_parameters(model), 5, generator=g)
+    >>> table = sweep(model, x, y, R, alphas=[0.1, 1.0, 10.0], progress=False)
+    >>> print(table[["alpha", "beta", "pc_hessian", "pc_g_term"]].round(3).to_string(index=False))
+     alpha   beta  pc_hessian  pc_g_term
+       0.1   0.01      -0.994      1.848
+       1.0   1.00       1.439      1.686
+      10.0 100.00       0.879      1.004
     """
     decs = sweep_decompositions(model, inputs, targets, basis, alphas=alphas, temperatures=temperatures,
                                 betas=betas, chunk_size=chunk_size, degree=degree, dtype=dtype, method=method,

@@ -17,15 +17,21 @@ def _shape(t: torch.Tensor) -> str:
 class Dataset:
     """A labelled dataset held in memory as two tensors.
 
-    Attributes:
-        inputs: float tensor, images as ``N×C×H×W``, points as ``N×D``.
-        targets: ``int64`` tensor of shape ``N`` with values in ``[0, num_classes)``.
-        num_classes: K, the number of classes (also those absent from a subset).
-        name: the registry name (``"digits"``, ``"fashion_mnist"``, …).
-        split: ``"train"`` or ``"test"``.
+    Every loader returns one (:func:`~goldilocks_core.data.load`). Frozen: :meth:`to`,
+    :meth:`subset` and :meth:`flatten` return new records that may share storage with this one.
 
-    Frozen: :meth:`to`, :meth:`subset` and :meth:`flatten` return new records that may share
-    storage with this one.
+    Parameters
+    ----------
+    inputs : torch.Tensor
+        Float tensor, images as ``N×C×H×W``, points as ``N×D``.
+    targets : torch.Tensor
+        ``int64`` tensor of shape ``N`` with values in ``[0, num_classes)``.
+    num_classes : int
+        K, the number of classes (also those absent from a subset).
+    name : str
+        The registry name (``"digits"``, ``"fashion_mnist"``, …).
+    split : str
+        ``"train"`` or ``"test"``.
     """
 
     inputs: torch.Tensor
@@ -64,10 +70,23 @@ class Dataset:
 
     @property
     def device(self) -> torch.device:
+        """The device of the tensors."""
         return self.inputs.device
 
     def to(self, device=None, dtype: torch.dtype | None = None) -> "Dataset":
-        """Move to ``device`` and cast the inputs to ``dtype`` (targets stay ``int64``)."""
+        """Move to ``device`` and cast the inputs to ``dtype`` (targets stay ``int64``).
+
+        Parameters
+        ----------
+        device : torch.device or str, optional
+            Target device (default: unchanged).
+        dtype : torch.dtype, optional
+            Floating dtype of the inputs (default: unchanged).
+
+        Returns
+        -------
+        Dataset
+        """
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
         inputs = self.inputs.to(device=device, dtype=dtype)
@@ -75,7 +94,18 @@ class Dataset:
         return dataclasses.replace(self, inputs=inputs, targets=targets)
 
     def subset(self, indices) -> "Dataset":
-        """The samples at ``indices`` (a sequence, array or tensor of ints, or a boolean mask)."""
+        """Select the samples at ``indices``.
+
+        Parameters
+        ----------
+        indices : sequence, array or tensor of int, or boolean mask
+            Integer positions (negative ones count from the end) or a mask of length N.
+
+        Returns
+        -------
+        Dataset
+            ``ValueError`` for float indices, a mask of the wrong shape or an index out of range.
+        """
         idx = torch.as_tensor(indices, device=self.targets.device)
         if idx.dtype == torch.bool:
             if idx.shape != self.targets.shape:
@@ -89,14 +119,31 @@ class Dataset:
         return dataclasses.replace(self, inputs=self.inputs[idx], targets=self.targets[idx])
 
     def flatten(self) -> "Dataset":
-        """Inputs reshaped to ``N×D`` (for the MLPs)."""
+        """Reshape the inputs to ``N×D`` (for the MLPs).
+
+        Returns
+        -------
+        Dataset
+        """
         return dataclasses.replace(self, inputs=self.inputs.reshape(len(self), -1))
 
     def class_counts(self) -> torch.Tensor:
-        """Number of samples of each class, an ``int64`` tensor of length K."""
+        """Count the samples of each class.
+
+        Returns
+        -------
+        torch.Tensor
+            ``int64``, length K.
+        """
         return torch.bincount(self.targets.cpu(), minlength=self.num_classes)
 
     def prior(self) -> torch.Tensor:
-        """Empirical class prior Q = E y (paper, Sec. 4, Eq. 9), float64 of length K."""
+        """Compute the empirical class prior Q = E y (paper, Sec. 4, Eq. 9).
+
+        Returns
+        -------
+        torch.Tensor
+            float64, length K.
+        """
         counts = self.class_counts().double()
         return counts / counts.sum().clamp_min(1.0)

@@ -56,15 +56,33 @@ _manifest_cache: dict | None = None
 
 
 class DownloadError(ConnectionError):
-    """A file could not be downloaded (offline, server down, HTTP error, interrupted)."""
+    """A file could not be downloaded (offline, server down, HTTP error, interrupted).
+
+    Parameters
+    ----------
+    *args
+        The message, as for :class:`ConnectionError`.
+    """
 
 
 class ChecksumError(RuntimeError):
-    """A downloaded, copied or cached file does not hold the payload the manifest records."""
+    """A downloaded, copied or cached file does not hold the payload the manifest records.
+
+    Parameters
+    ----------
+    *args
+        The message, as for :class:`RuntimeError`.
+    """
 
 
 def manifest() -> dict:
-    """The parsed ``manifest.json`` (read once; tests may replace ``_manifest_cache``)."""
+    """Return the parsed ``manifest.json``, read once (tests may replace ``_manifest_cache``).
+
+    Returns
+    -------
+    dict
+        ``{"datasets": {name: spec}}``: per dataset its kind, source, files and md5s.
+    """
     global _manifest_cache
     if _manifest_cache is None:
         with open(MANIFEST_PATH, encoding="utf-8") as fh:
@@ -81,11 +99,21 @@ def _spelling_key(text: str) -> str:
 
 
 def canonical_name(name) -> str:
-    """The registry name of ``name``: case and every non-alphanumeric character are ignored.
+    """Return the registry name of ``name``, ignoring case and every non-alphanumeric character.
 
     ``"Fashion-MNIST"``, ``"fashion_mnist"``, ``"FashionMNIST"`` and ``"fashion mnist"`` all
     give ``"fashion_mnist"``; ``"CIFAR-10"`` gives ``"cifar10"``. The one spelling rule of
     :func:`~goldilocks_core.data.load`, :func:`fetch`, :func:`ensure_file` and the CLI.
+
+    Parameters
+    ----------
+    name : str
+        A dataset name in any spelling.
+
+    Returns
+    -------
+    str
+        The manifest's name. ``ValueError`` listing the known names otherwise.
     """
     if isinstance(name, str):
         key = _spelling_key(name)
@@ -101,7 +129,18 @@ def dataset_spec(name: str) -> dict:
 
 
 def cache_root(root: str | os.PathLike | None = None) -> Path:
-    """The cache folder: ``root``, ``$GOLDILOCKS_DATA``, ``<repo>/data`` or ``~/.cache/goldilocks``."""
+    """Return the cache folder: ``root``, ``$GOLDILOCKS_DATA``, ``<repo>/data`` or ``~/.cache/goldilocks``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        An explicit folder, which wins.
+
+    Returns
+    -------
+    pathlib.Path
+        The first of the candidates that applies (``<repo>/data`` only when writable).
+    """
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("GOLDILOCKS_DATA")
@@ -342,9 +381,24 @@ def ensure_file(name: str, filename: str, *, root=None, download: bool = True,
 
 
 def fetch(name: str, root=None, *, mirror: str | None = None) -> list[Path]:
-    """Get (if needed) and verify every file of dataset ``name``; returns their paths.
+    """Get (if needed) and verify every file of dataset ``name``.
 
     Bundled and synthetic datasets have no files: the result is empty.
+
+    Parameters
+    ----------
+    name : str
+        The dataset, in any spelling (:func:`canonical_name`).
+    root : str or os.PathLike, optional
+        The cache folder (default :func:`cache_root`).
+    mirror : str, optional
+        Base URL replacing the official one.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths of the dataset's files. :class:`DownloadError` or :class:`ChecksumError`
+        when a file cannot be obtained intact.
     """
     spec = dataset_spec(name)
     return [ensure_file(name, f, root=root, download=True, mirror=mirror) for f in spec.get("files", {})]
@@ -353,9 +407,18 @@ def fetch(name: str, root=None, *, mirror: str | None = None) -> list[Path]:
 # ------------------------------------------------------------------------------ reports
 
 def verify(root=None) -> list[str]:
-    """One line per file in the manifest: ``ok <path> …``, ``missing <path> …`` or ``BAD <path>: …``.
+    """Check every file in the manifest against its recorded md5, one report line per file.
 
-    A ``BAD`` line says what is wrong and what to do about it.
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        The cache folder (default :func:`cache_root`).
+
+    Returns
+    -------
+    list of str
+        ``ok <path> …``, ``missing <path> …`` or ``BAD <path>: …``; a ``BAD`` line says what
+        is wrong and what to do about it.
     """
     lines = []
     for name, spec in manifest()["datasets"].items():
@@ -384,7 +447,18 @@ def _planned_source(name: str, spec: dict, missing: list[str]) -> str:
 
 
 def describe(root=None) -> list[str]:
-    """One line per dataset: name, kind, source, whether it is cached and where it came from."""
+    """Describe each dataset in one line: name, kind, source, whether it is cached and where it came from.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        The cache folder (default :func:`cache_root`).
+
+    Returns
+    -------
+    list of str
+        One line per dataset of the manifest.
+    """
     lines = []
     specs = manifest()["datasets"]
     width = max(len(n) for n in specs)

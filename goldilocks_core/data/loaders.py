@@ -195,37 +195,70 @@ _LOADERS = {
 
 def load(name: str, split: str = "train", *, root=None, download: bool = True,
          dtype: torch.dtype = torch.float32, **options) -> Dataset:
-    """Load one split of a dataset as a :class:`Dataset` (CPU tensors).
+    """Load one split of a dataset as a :class:`Dataset` of CPU tensors.
 
-    Args:
-        name: one of :data:`NAMES`; case and characters other than letters and digits are
-            ignored (``"Fashion-MNIST"``; :func:`~goldilocks_core.data.canonical_name`).
-        split: ``"train"`` or ``"test"``.
-        root: cache folder (default ``$GOLDILOCKS_DATA``, else ``<repo>/data``, else
-            ``~/.cache/goldilocks``); only the downloaded datasets use it. A file missing there
-            is copied from a system location (Debian's ``/usr/share/datasets/fashion-mnist``)
-            or downloaded; see :mod:`goldilocks_core.data.download`.
-        download: download missing or corrupt files (payload-md5-checked); ``False`` uses only
-            the cache and system locations and raises ``FileNotFoundError`` otherwise.
-        dtype: floating dtype of ``inputs``.
-        **options: per dataset (:data:`OPTIONS`):
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES`; case and characters other than letters and digits are
+        ignored (``"Fashion-MNIST"``; :func:`~goldilocks_core.data.canonical_name`).
+    split : {"train", "test"}
+        The split.
+    root : str or os.PathLike, optional
+        Cache folder (default ``$GOLDILOCKS_DATA``, else ``<repo>/data``, else
+        ``~/.cache/goldilocks``); only the downloaded datasets use it. A file missing there
+        is copied from a system location (Debian's ``/usr/share/datasets/fashion-mnist``)
+        or downloaded; see :mod:`goldilocks_core.data.download`.
+    download : bool
+        Download missing or corrupt files (payload-md5-checked); ``False`` uses only the
+        cache and system locations and raises ``FileNotFoundError`` otherwise.
+    dtype : torch.dtype
+        Floating dtype of ``inputs``.
+    **options
+        Per dataset (:data:`OPTIONS`):
 
-            * digits: ``image_size`` (e.g. 32 for LeNet-5; bilinear), ``pad_to``, ``standardize=True``,
-              ``test_size=360``, ``split_seed=0``.
-            * circles: ``num_samples=600``, ``noise=0.02`` (std of the radial noise),
-              ``seed=0``, ``radii=(0.33, 0.58, 0.78)``.
-            * gaussian: ``shape=(1, 28, 28)``, ``num_classes=10``, ``prior=None`` (uniform),
-              ``num_samples=1000``, ``seed=0``.
-            * fashion_mnist, cifar10, svhn: ``image_size``, ``pad_to`` (e.g. 32: Fashion-MNIST
-              zero-padded to 32×32 for LeNet-5), ``standardize=True``,
-              ``mirror`` (base URL replacing the official one; also ``$GOLDILOCKS_MIRROR``).
+        * digits: ``image_size`` (e.g. 32 for LeNet-5; bilinear), ``pad_to``, ``standardize=True``,
+          ``test_size=360``, ``split_seed=0``.
+        * circles: ``num_samples=600``, ``noise=0.02`` (std of the radial noise),
+          ``seed=0``, ``radii=(0.33, 0.58, 0.78)``.
+        * gaussian: ``shape=(1, 28, 28)``, ``num_classes=10``, ``prior=None`` (uniform),
+          ``num_samples=1000``, ``seed=0``.
+        * fashion_mnist, cifar10, svhn: ``image_size``, ``pad_to`` (e.g. 32: Fashion-MNIST
+          zero-padded to 32×32 for LeNet-5), ``standardize=True``,
+          ``mirror`` (base URL replacing the official one; also ``$GOLDILOCKS_MIRROR``).
 
-    Raises:
-        ValueError: unknown name, split, option or a bad option value.
-        FileNotFoundError: ``download=False`` and a file is not cached.
-        ConnectionError (``DownloadError``): the download failed (offline, HTTP error, cut off).
-        RuntimeError (``ChecksumError``): a downloaded, copied or cached file has the wrong
-            payload md5.
+    Returns
+    -------
+    Dataset
+        ``inputs`` (N×C×H×W images or N×D points), ``int64`` ``targets``, ``num_classes``,
+        the canonical ``name`` and the ``split``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, split, option or a bad option value.
+    FileNotFoundError
+        ``download=False`` and a file is not cached.
+    DownloadError
+        A ``ConnectionError``: the download failed (offline, HTTP error, cut off).
+    ChecksumError
+        A ``RuntimeError``: a downloaded, copied or cached file has the wrong payload md5.
+
+    Examples
+    --------
+    The synthetic sets are generated on the fly (no download); ``load("digits")`` reads
+    scikit-learn's bundled digits, also offline.
+
+    >>> import torch
+    >>> from goldilocks_core import data
+    >>> rings = data.load("circles", num_samples=30, dtype=torch.float64)
+    >>> rings
+    Dataset(name='circles', split='train', inputs=30×2 float64, num_classes=3, device=cpu)
+    >>> rings.class_counts().tolist()
+    [10, 10, 10]
+    >>> noise = data.load("Gaussian", "test", shape=(1, 8, 8), num_classes=4, num_samples=20)
+    >>> noise.name, noise.sample_shape, noise.targets.shape
+    ('gaussian', (1, 8, 8), torch.Size([20]))
     """
     key = _canonical_name(name)
     split = _check_split(split)
@@ -245,5 +278,18 @@ def load(name: str, split: str = "train", *, root=None, download: bool = True,
 
 
 def train_test(name: str, **kwargs) -> tuple[Dataset, Dataset]:
-    """``(load(name, "train", **kwargs), load(name, "test", **kwargs))``."""
+    """Load both splits of a dataset: ``(load(name, "train", **kwargs), load(name, "test", **kwargs))``.
+
+    Parameters
+    ----------
+    name : str
+        As for :func:`load`.
+    **kwargs
+        Any other keyword of :func:`load`.
+
+    Returns
+    -------
+    tuple of Dataset
+        The training and the test split.
+    """
     return load(name, "train", **kwargs), load(name, "test", **kwargs)

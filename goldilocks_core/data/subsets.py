@@ -24,8 +24,22 @@ def _generator(generator) -> torch.Generator | None:
 
 
 def counts_from_prior(prior, n: int) -> list[int]:
-    """Class counts summing to ``n`` closest to ``n·prior`` (largest-remainder rounding,
-    ties to the lower class index)."""
+    """Return the class counts summing to ``n`` closest to ``n·prior``.
+
+    Largest-remainder rounding, ties to the lower class index.
+
+    Parameters
+    ----------
+    prior : array-like of float
+        Class probabilities, length K.
+    n : int
+        The total.
+
+    Returns
+    -------
+    list of int
+        K counts summing to ``n``.
+    """
     p = np.asarray(prior, dtype=np.float64)
     exact = p * n
     counts = np.floor(exact).astype(np.int64)
@@ -61,8 +75,23 @@ def _check_n(n) -> int:
 
 
 def balanced_subset(data: Dataset, n: int, *, generator=None) -> Dataset:
-    """``n`` samples, exactly ``n / K`` from each of the K classes, drawn without replacement
-    and shuffled. ``n`` must be a multiple of K. ``generator``: torch.Generator, int seed or None.
+    """Draw ``n`` samples, exactly ``n / K`` from each of the K classes, without replacement and shuffled.
+
+    The balanced batch of the paper's Fig. 6.
+
+    Parameters
+    ----------
+    data : Dataset
+        The dataset to draw from.
+    n : int
+        Number of samples, a multiple of K.
+    generator : torch.Generator, int or None
+        A generator, an int seed (a fresh CPU generator) or None (torch's global RNG).
+
+    Returns
+    -------
+    Dataset
+        ``ValueError`` if ``n`` is not a multiple of K or a class has too few samples.
     """
     n = _check_n(n)
     k = data.num_classes
@@ -72,8 +101,26 @@ def balanced_subset(data: Dataset, n: int, *, generator=None) -> Dataset:
 
 
 def subset_with_prior(data: Dataset, prior, n: int, *, generator=None) -> Dataset:
-    """``n`` samples whose class counts follow ``prior`` (length K, sums to 1), rounded by
-    :func:`counts_from_prior`; drawn without replacement and shuffled."""
+    """Draw ``n`` samples whose class counts follow ``prior``, without replacement and shuffled.
+
+    The counts are rounded by :func:`counts_from_prior`; the paper's Fig. 5 varies the
+    dataset prior Q (Eq. 9) this way.
+
+    Parameters
+    ----------
+    data : Dataset
+        The dataset to draw from.
+    prior : array-like of float
+        Length K, non-negative, summing to 1.
+    n : int
+        Number of samples.
+    generator : torch.Generator, int or None
+        As for :func:`balanced_subset`.
+
+    Returns
+    -------
+    Dataset
+    """
     n = _check_n(n)
     p = check_prior(prior, data.num_classes)
     return _draw(data, counts_from_prior(p, n), generator)

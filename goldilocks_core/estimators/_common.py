@@ -14,7 +14,19 @@ __all__ = ["Estimate", "as_square_operator", "Probes", "apply_blocks"]
 
 
 class Estimate(NamedTuple):
-    """A Monte-Carlo estimate: its value, its standard error and the matrix-vector products spent."""
+    """A Monte-Carlo estimate: its value, its standard error and the matrix-vector products spent.
+
+    ``float(estimate)`` is its value.
+
+    Parameters
+    ----------
+    value : float
+        The estimate.
+    standard_error : float
+        The sample standard deviation over probes divided by √(number of probes); NaN for one probe.
+    num_matvecs : int
+        The operator products spent.
+    """
 
     value: float
     standard_error: float
@@ -25,7 +37,18 @@ class Estimate(NamedTuple):
 
 
 def as_square_operator(op) -> LinearOperator:
-    """A square scipy ``LinearOperator`` from an operator, a dense array or a torch tensor."""
+    """Coerce an operator, a dense array or a torch tensor to a square scipy ``LinearOperator``.
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        The operator or matrix.
+
+    Returns
+    -------
+    scipy.sparse.linalg.LinearOperator
+        ``ValueError`` for anything else, a non-square or an empty operator.
+    """
     if isinstance(op, torch.Tensor):
         op = op.detach().cpu().numpy()
     if not isinstance(op, LinearOperator):
@@ -41,10 +64,13 @@ def as_square_operator(op) -> LinearOperator:
 
 
 class Probes:
-    """Reproducible random probe blocks, (dim, m) float64 arrays.
+    """Draw reproducible random probe blocks as (dim, m) float64 arrays.
 
-    ``generator`` is ``None`` (fresh entropy), an ``int`` seed, a ``numpy.random.Generator``
-    or a ``torch.Generator``; the same generator state gives the same probes.
+    Parameters
+    ----------
+    generator : None, int, numpy.random.Generator or torch.Generator
+        ``None`` (fresh entropy), an ``int`` seed, a numpy or a torch generator; the same
+        generator state gives the same probes.
     """
 
     def __init__(self, generator=None):
@@ -60,7 +86,20 @@ class Probes:
             )
 
     def rademacher(self, dim: int, m: int) -> np.ndarray:
-        """m independent Rademacher (±1) vectors as the columns of a (dim, m) array."""
+        """Draw m independent Rademacher (±1) vectors as the columns of a (dim, m) array.
+
+        Parameters
+        ----------
+        dim : int
+            Vector length.
+        m : int
+            Number of vectors.
+
+        Returns
+        -------
+        numpy.ndarray
+            (dim, m) float64.
+        """
         if self._torch is not None:
             bits = torch.randint(0, 2, (m, dim), generator=self._torch).numpy()
         else:
@@ -68,7 +107,20 @@ class Probes:
         return np.ascontiguousarray((2.0 * bits - 1.0).T)
 
     def gaussian(self, dim: int, m: int = 1) -> np.ndarray:
-        """m independent standard normal vectors as the columns of a (dim, m) array."""
+        """Draw m independent standard normal vectors as the columns of a (dim, m) array.
+
+        Parameters
+        ----------
+        dim : int
+            Vector length.
+        m : int
+            Number of vectors.
+
+        Returns
+        -------
+        numpy.ndarray
+            (dim, m) float64.
+        """
         if self._torch is not None:
             draws = torch.randn((m, dim), generator=self._torch, dtype=torch.float64).numpy()
         else:
@@ -77,7 +129,28 @@ class Probes:
 
 
 def apply_blocks(op: LinearOperator, num: int, block_size: int, draw, *, progress: bool, desc: str):
-    """Yield (probes, op @ probes) for ``num`` probes drawn ``block_size`` at a time by ``draw(m)``."""
+    """Yield (probes, op @ probes) for ``num`` probes drawn ``block_size`` at a time by ``draw(m)``.
+
+    Parameters
+    ----------
+    op : LinearOperator
+        A square operator.
+    num : int
+        Total number of probes.
+    block_size : int
+        Probes per ``matmat`` call.
+    draw : callable
+        ``draw(m)`` returns a (dim, m) array of probes.
+    progress : bool
+        Show a progress bar (only when there is more than one block).
+    desc : str
+        The progress bar's label.
+
+    Yields
+    ------
+    tuple of numpy.ndarray
+        ``(V, AV)``, both (dim, m) float64.
+    """
     from ..progress import progress_bar
 
     block_size = check_count("block_size", block_size)

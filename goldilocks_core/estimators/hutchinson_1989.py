@@ -25,7 +25,26 @@ def _mean_and_error(samples: np.ndarray) -> tuple[float, float]:
 
 def hutchinson_samples(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                        progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Per-probe vᵀAv and ‖Av‖² for ``num_matvecs`` Rademacher probes (one product each)."""
+    """Return the per-probe vᵀAv and ‖Av‖² for ``num_matvecs`` Rademacher probes (one product each).
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A square operator A (:func:`~goldilocks_core.estimators._common.as_square_operator`).
+    num_matvecs : int
+        n, the number of probes.
+    generator : None, int, numpy or torch Generator
+        Source of the probes.
+    block_size : int
+        Probes per ``matmat`` call.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(quadratic, squared)``, each of length n: unbiased samples of Tr(A) and ‖A‖_F².
+    """
     op = as_square_operator(op)
     num = check_count("num_matvecs", num_matvecs)
     probes = Probes(generator)
@@ -40,7 +59,21 @@ def hutchinson_samples(op, num_matvecs: int, *, generator=None, block_size: int 
 
 def hutchinson_trace(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                      progress: bool = True) -> Estimate:
-    """Tr(A) ≈ (1/n) Σ vᵢᵀAvᵢ with Rademacher vᵢ (Hutchinson 1989); n = ``num_matvecs``."""
+    r"""Estimate Tr(A) ≈ (1/n) Σ vᵢᵀAvᵢ with Rademacher vᵢ (Hutchinson 1989), n = ``num_matvecs``.
+
+    :math:`\mathbb{E}[v^\top A v] = \mathrm{Tr}(A)` for E vvᵀ = I, with per-probe variance
+    2(‖A‖_F² − Σ_i A_ii²).
+
+    Parameters
+    ----------
+    op, num_matvecs, generator, block_size, progress
+        As for :func:`hutchinson_samples`.
+
+    Returns
+    -------
+    Estimate
+        The mean, its standard error and n.
+    """
     quadratic, _ = hutchinson_samples(op, num_matvecs, generator=generator, block_size=block_size,
                                       progress=progress)
     return Estimate(*_mean_and_error(quadratic), quadratic.size)
@@ -48,7 +81,20 @@ def hutchinson_trace(op, num_matvecs: int, *, generator=None, block_size: int = 
 
 def hutchinson_squared_frobenius(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                                  progress: bool = True) -> Estimate:
-    """‖A‖_F² ≈ (1/n) Σ ‖Avᵢ‖² with Rademacher vᵢ (E‖Av‖² = Tr(AᵀA))."""
+    r"""Estimate ‖A‖_F² ≈ (1/n) Σ ‖Avᵢ‖² with Rademacher vᵢ (E‖Av‖² = Tr(AᵀA)).
+
+    The denominator of positive curvature :math:`\mathrm{Tr}(H)/\lVert H\rVert_F` (Eq. 2).
+
+    Parameters
+    ----------
+    op, num_matvecs, generator, block_size, progress
+        As for :func:`hutchinson_samples`.
+
+    Returns
+    -------
+    Estimate
+        The mean, its standard error and n.
+    """
     _, squared = hutchinson_samples(op, num_matvecs, generator=generator, block_size=block_size,
                                     progress=progress)
     return Estimate(*_mean_and_error(squared), squared.size)

@@ -75,9 +75,28 @@ def _estimate(exact: float, samples: np.ndarray, num: int) -> Estimate:
 
 def hutchpp_trace(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                   progress: bool = True) -> Estimate:
-    """Tr(A) by Hutch++ (Meyer et al. 2021, Alg. 1) with ``num_matvecs`` ≥ 3 products.
+    r"""Estimate Tr(A) by Hutch++ (Meyer et al. 2021, Algorithm 1) with ``num_matvecs`` ≥ 3 products.
 
-    The standard error is that of the Hutchinson part (the sketch part is exact).
+    :math:`\mathrm{Tr}(A) = \mathrm{Tr}(Q^\top A Q) + \mathrm{Tr}((I - QQ^\top)A(I - QQ^\top))`,
+    the first term exact from a sketch Q = orth(AS), the second by Hutchinson. The standard
+    error is that of the Hutchinson part (the sketch part is exact).
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A square operator A.
+    num_matvecs : int
+        m ≥ 3 products: k ≈ m/3 sketch columns (used twice) and the rest for Hutchinson.
+    generator : None, int, numpy or torch Generator
+        Source of the probes.
+    block_size : int
+        Probes per ``matmat`` call.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Estimate
     """
     op = as_square_operator(op)
     num = check_count("num_matvecs", num_matvecs, minimum=3)
@@ -90,7 +109,17 @@ def hutchpp_trace(op, num_matvecs: int, *, generator=None, block_size: int = 16,
 
 def hutchpp_squared_frobenius(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                               progress: bool = True) -> Estimate:
-    """‖A‖_F² of a *symmetric* A by Hutch++: ‖AQ‖_F² exactly plus E‖A(I−QQᵀ)g‖²."""
+    """Estimate ‖A‖_F² of a *symmetric* A by Hutch++: ‖AQ‖_F² exactly plus E‖A(I−QQᵀ)g‖².
+
+    Parameters
+    ----------
+    op, num_matvecs, generator, block_size, progress
+        As for :func:`hutchpp_trace`.
+
+    Returns
+    -------
+    Estimate
+    """
     op = as_square_operator(op)
     num = check_count("num_matvecs", num_matvecs, minimum=3)
     probes = Probes(generator)

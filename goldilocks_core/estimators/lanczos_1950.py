@@ -35,7 +35,17 @@ _WHICH = ("LA", "LM", "SA")
 
 
 class LanczosResult(NamedTuple):
-    """T = tridiag(betas, alphas, betas) = QᵀAQ; ``basis`` Q (P×m) when kept, else ``None``."""
+    """The tridiagonal T = tridiag(betas, alphas, betas) = QᵀAQ of a Lanczos run.
+
+    Parameters
+    ----------
+    alphas : numpy.ndarray
+        The diagonal of T, length m.
+    betas : numpy.ndarray
+        The off-diagonal of T, length m − 1.
+    basis : numpy.ndarray or None
+        Q (P×m) when kept, else ``None``.
+    """
 
     alphas: np.ndarray
     betas: np.ndarray
@@ -44,11 +54,30 @@ class LanczosResult(NamedTuple):
 
 def lanczos(op, num_steps: int, *, v0=None, generator=None, keep_basis: bool = False,
             breakdown_tol: float = 1e-12) -> LanczosResult:
-    """``num_steps`` Lanczos steps from ``v0`` (default: a Gaussian vector) with full reorthogonalisation.
+    """Run ``num_steps`` Lanczos steps from ``v0`` with full reorthogonalisation.
 
     Stops early on an invariant subspace (β_j ≤ ``breakdown_tol`` · the largest |α|, β
     seen), so ``len(alphas)`` may be < ``num_steps``. Every new vector is orthogonalised
     twice against all earlier ones (classical Gram–Schmidt, "twice is enough").
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric operator A.
+    num_steps : int
+        m, at most the dimension.
+    v0 : array-like, optional
+        A non-zero start vector (default: a Gaussian vector from ``generator``).
+    generator : None, int, numpy or torch Generator
+        Source of the default start vector.
+    keep_basis : bool
+        Keep Q in the result.
+    breakdown_tol : float
+        Relative threshold of an invariant subspace.
+
+    Returns
+    -------
+    LanczosResult
     """
     op = as_square_operator(op)
     dim = op.shape[0]
@@ -63,12 +92,29 @@ def lanczos(op, num_steps: int, *, v0=None, generator=None, keep_basis: bool = F
 
 def lanczos_block(op, starts: np.ndarray, num_steps: int, *, keep_basis: bool = False,
                   breakdown_tol: float = 1e-12) -> list[tuple[LanczosResult, float]]:
-    """Independent Lanczos runs from the columns of ``starts`` (P×b), advanced together.
+    """Run independent Lanczos iterations from the columns of ``starts`` (P×b), advanced together.
 
     The recurrence of :func:`lanczos`, but each step applies the operator to all active runs
-    in one ``matmat`` (b products for the price of one call). Returns, per run, its
-    :class:`LanczosResult` and the norm of its last residual β_m (0 on breakdown), which
-    bounds the Ritz residuals |β_m U_{m,j}|.
+    in one ``matmat`` (b products for the price of one call).
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric operator A.
+    starts : numpy.ndarray
+        Start vectors as columns, P×b.
+    num_steps : int
+        Steps per run, at most the dimension.
+    keep_basis : bool
+        Keep each run's Q.
+    breakdown_tol : float
+        Relative threshold of an invariant subspace.
+
+    Returns
+    -------
+    list of tuple
+        Per run, its :class:`LanczosResult` and the norm of its last residual β_m (0 on
+        breakdown), which bounds the Ritz residuals |β_m U_{m,j}|.
     """
     op = as_square_operator(op)
     V0 = np.asarray(starts, dtype=np.float64)
@@ -114,7 +160,20 @@ def lanczos_block(op, starts: np.ndarray, num_steps: int, *, keep_basis: bool = 
 
 
 def ritz_values(result: LanczosResult, return_vectors: bool = False):
-    """Eigenvalues (ascending) of the tridiagonal T, and optionally its eigenvectors."""
+    """Compute the eigenvalues (ascending) of the tridiagonal T, and optionally its eigenvectors.
+
+    Parameters
+    ----------
+    result : LanczosResult
+        A Lanczos run.
+    return_vectors : bool
+        Also return the eigenvectors U of T (columns).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        The Ritz values, or ``(values, vectors)``.
+    """
     if result.alphas.size == 1:
         values = result.alphas.copy()
         return (values, np.ones((1, 1))) if return_vectors else values
@@ -123,12 +182,31 @@ def ritz_values(result: LanczosResult, return_vectors: bool = False):
 
 def top_eigenvalues(op, k: int = 1, *, which: str = "LA", tol: float = 1e-10, maxiter: int | None = None,
                     ncv: int | None = None, return_eigenvectors: bool = False, generator=None):
-    """The k extreme eigenvalues of a symmetric operator (ARPACK Lanczos, ``eigsh``).
+    """Compute the k extreme eigenvalues of a symmetric operator by ARPACK Lanczos (``eigsh``).
 
-    ``which``: ``"LA"`` largest (returned in descending order), ``"LM"`` largest in
-    magnitude (descending |λ|), ``"SA"`` smallest (ascending). ``tol`` is ARPACK's relative
-    accuracy of the Ritz values. The start vector is drawn from ``generator`` (reproducible).
-    Returns the eigenvalues, or (eigenvalues, eigenvectors as columns).
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric operator of dimension P.
+    k : int
+        Number of eigenvalues, k < P.
+    which : {"LA", "LM", "SA"}
+        ``"LA"`` largest (returned in descending order), ``"LM"`` largest in magnitude
+        (descending |λ|), ``"SA"`` smallest (ascending).
+    tol : float
+        ARPACK's relative accuracy of the Ritz values.
+    maxiter, ncv : int, optional
+        Passed to :func:`scipy.sparse.linalg.eigsh`.
+    return_eigenvectors : bool
+        Also return the eigenvectors.
+    generator : None, int, numpy or torch Generator
+        The start vector is drawn from it (reproducible).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        The eigenvalues, or (eigenvalues, eigenvectors as columns). ``RuntimeError`` when
+        ARPACK does not converge.
     """
     op = as_square_operator(op)
     dim = op.shape[0]
@@ -154,24 +232,75 @@ def top_eigenvalues(op, k: int = 1, *, which: str = "LA", tol: float = 1e-10, ma
 
 
 def bottom_eigenvalues(op, k: int = 1, **kwargs):
-    """The k smallest eigenvalues, ascending (``top_eigenvalues`` with ``which="SA"``)."""
+    """Compute the k smallest eigenvalues, ascending (``top_eigenvalues`` with ``which="SA"``).
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric operator.
+    k : int
+        Number of eigenvalues.
+    **kwargs
+        Any other keyword of :func:`top_eigenvalues`.
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        As for :func:`top_eigenvalues`.
+    """
     return top_eigenvalues(op, k, which="SA", **kwargs)
 
 
 def operator_norm(op, **kwargs) -> float:
-    """‖A‖₂ = max |λ| of a symmetric operator by Lanczos (``which="LM"``); for small dense
-    (batched) matrices use :func:`goldilocks_core.curvature.spectral_norm`."""
+    """Compute ‖A‖₂ = max |λ| of a symmetric operator by Lanczos (``which="LM"``).
+
+    For small dense (batched) matrices use :func:`goldilocks_core.curvature.spectral_norm`.
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric operator.
+    **kwargs
+        Any keyword of :func:`top_eigenvalues` (``tol``, ``generator``, …).
+
+    Returns
+    -------
+    float
+    """
     return float(abs(top_eigenvalues(op, 1, which="LM", **kwargs)[0]))
 
 
 def sharpness(model, inputs, targets, *, alpha: float = 1.0, temperature: float = 1.0,
               chunk_size: int | None = None, degree: int | None = None, tol: float = 1e-10,
               generator=None, **operator_kwargs) -> float:
-    """λ_max of the loss Hessian H(α, T) (Eq. 5) at the model's parameters.
+    r"""Compute λ_max of the loss Hessian H(α, T) (Eq. 5) at the model's parameters.
 
-    The quantity of the stability threshold η‖H‖₂ < 2 in §5 of Vysogorets et al. (2024)
-    and of Kalra & Barkeshli (2023). ``operator_kwargs`` go to
-    :func:`~goldilocks_core.estimators.operators.hessian_operator` (``parameters``, ``theta``).
+    The quantity of the stability threshold :math:`\eta\lVert H\rVert_2 < 2` in §5 of
+    Vysogorets et al. (2024) and of Kalra & Barkeshli (2023).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The unscaled network θ.
+    inputs, targets : torch.Tensor
+        The data of the loss.
+    alpha, temperature : float
+        α > 0 and T > 0.
+    chunk_size : int, optional
+        Samples per Hessian-vector pass.
+    degree : int, optional
+        L (default: read from the model).
+    tol : float
+        ARPACK's relative accuracy.
+    generator : None, int, numpy or torch Generator
+        Source of the start vector.
+    **operator_kwargs
+        Passed to :func:`~goldilocks_core.estimators.operators.hessian_operator`
+        (``parameters``, ``theta``).
+
+    Returns
+    -------
+    float
     """
     from .operators import hessian_operator
 

@@ -65,11 +65,33 @@ def _select(model: nn.Module, parameters) -> list[str] | None:
 
 
 class CurvatureOperator(LinearOperator):
-    """Matrix-free H(α, T), its G-term or its H-term for one model and one data set.
+    r"""Apply H(α, T), its G-term or its H-term matrix-free, for one model and one data set.
 
     Symmetric P×P (or the block of the chosen ``parameters``). ``matvec``/``matmat`` take
     and return float64 numpy arrays; ``torch_matvec``/``torch_matmat`` work on tensors on
-    the model's device. Build it with :func:`hessian_operator`.
+    the model's device. Build it with :func:`hessian_operator`, whose parameters it takes.
+    Evaluated at the unscaled θ through Eq. 5:
+    :math:`H(\alpha, T) = \alpha^{-2}\beta^2 G^*(\sigma(\beta z)) + \alpha^{-2}\beta H^*(\sigma(\beta z))`,
+    :math:`\beta = \alpha^L/T`.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    alpha, temperature : float
+        α > 0 and T > 0.
+    term : {"hessian", "g_term", "h_term"}
+        Which matrix of Eq. 4.
+    chunk_size : int, optional
+        Samples per forward/backward pass (default: all N at once).
+    degree : int, optional
+        L of f_{αθ} = α^L f_θ.
+    parameters : str or sequence of str, optional
+        Restrict to these parameters' diagonal block.
+    theta : torch.Tensor, optional
+        Evaluate at this flat θ instead of the model's current parameters.
     """
 
     def __init__(
@@ -145,7 +167,18 @@ class CurvatureOperator(LinearOperator):
 
     # torch side -----------------------------------------------------------------------
     def torch_matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """The operator times each column of ``V`` (shape (P, m)), as a (P, m) tensor."""
+        """Multiply the operator with each column of ``V``.
+
+        Parameters
+        ----------
+        V : torch.Tensor
+            A (P, m) block of vectors.
+
+        Returns
+        -------
+        torch.Tensor
+            (P, m), on the model's device and in its dtype.
+        """
         V = torch.as_tensor(V)
         if V.ndim != 2 or V.shape[0] != self.num_params:
             raise ValueError(f"expected a ({self.num_params}, m) block of vectors, got shape {tuple(V.shape)}")
@@ -157,7 +190,18 @@ class CurvatureOperator(LinearOperator):
         return (out * (self.scale / self.num_samples)).T
 
     def torch_matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """The operator times one vector of length P (a tensor), as a tensor of length P."""
+        """Multiply the operator with one vector of length P given as a tensor.
+
+        Parameters
+        ----------
+        v : torch.Tensor
+            Length P.
+
+        Returns
+        -------
+        torch.Tensor
+            Length P.
+        """
         v = torch.as_tensor(v)
         if v.ndim != 1 or v.shape[0] != self.num_params:
             raise ValueError(f"expected a vector of length {self.num_params}, got shape {tuple(v.shape)}")
@@ -187,7 +231,18 @@ class CurvatureOperator(LinearOperator):
         return self
 
     def to_dense(self, max_params: int = 5000) -> np.ndarray:
-        """The dense matrix (the operator applied to the identity), for small P only."""
+        """Form the dense matrix (the operator applied to the identity), for small P only.
+
+        Parameters
+        ----------
+        max_params : int
+            Refuse (``ValueError``) above this P.
+
+        Returns
+        -------
+        numpy.ndarray
+            (P, P) float64.
+        """
         if self.num_params > max_params:
             raise ValueError(f"P = {self.num_params} > max_params = {max_params}: too large to form densely")
         return self._matmat(np.eye(self.num_params))
@@ -210,26 +265,40 @@ def hessian_operator(
     parameters: str | Sequence[str] | None = None,
     theta: torch.Tensor | None = None,
 ) -> CurvatureOperator:
-    """H(α, T) (``term="hessian"``), its G-term (``"g_term"``) or H-term (``"h_term"``), Eq. 4–5.
+    r"""Build H(α, T), its G-term or its H-term (Eq. 4–5) as a matrix-free P×P operator.
+
+    The Hessian (``term="hessian"``) of the mean temperature cross-entropy with respect to
+    θ' at θ' = αθ, or one of its Gauss–Newton terms (``"g_term"``, ``"h_term"``; Eq. 4), evaluated at the unscaled θ through Eq. 5:
+    :math:`H = \alpha^{-2}\beta^2 J^\top(\mathrm{diag}\,p - pp^\top)J + \alpha^{-2}\beta\sum_k (p - y)_k\nabla^2 z_k`,
+    :math:`p = \sigma(\beta z)`, :math:`\beta = \alpha^L/T`.
 
     Parameters
     ----------
-    model, inputs, targets
-        The network f_θ, inputs of shape (N, …) and N integer class labels.
-    alpha, temperature
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    alpha, temperature : float
         α > 0 scales the parameters (θ' = αθ), T > 0 divides the logits; derivatives are
         taken with respect to θ'. α ≠ 1 needs a homogeneous model (β = α^L / T, Eq. 5).
-    chunk_size
+    term : {"hessian", "g_term", "h_term"}
+        Which matrix.
+    chunk_size : int, optional
         Samples per forward/backward pass (default: all N at once).
-    degree
+    degree : int, optional
         L of f_{αθ} = α^L f_θ (default: :func:`goldilocks_core.models.homogeneity_degree`);
         for a model whose L can be read, a different ``degree`` is a ``ValueError``
         (:func:`goldilocks_core.models.resolve_degree`).
-    parameters
+    parameters : str or sequence of str, optional
         Restrict to these parameters (names or module prefixes, e.g. ``"1"`` for the first
         ``Linear`` of an ``mlp``): the operator is then that diagonal block.
-    theta
+    theta : torch.Tensor, optional
         Evaluate at this flat θ instead of the model's current parameters.
+
+    Returns
+    -------
+    CurvatureOperator
+        Symmetric P×P, matrix-free.
     """
     return CurvatureOperator(
         model, inputs, targets, alpha=alpha, temperature=temperature, term=term,
@@ -238,25 +307,110 @@ def hessian_operator(
 
 
 def g_term_operator(model: nn.Module, inputs, targets, **kwargs) -> CurvatureOperator:
-    """The G-term α⁻²β² Jᵀ(diag p − ppᵀ)J of Eq. 5 (PSD by construction); see :func:`hessian_operator`."""
+    r"""Build the G-term α⁻²β² Jᵀ(diag p − ppᵀ)J of Eq. 5 (PSD by construction) as an operator.
+
+    :math:`\alpha^{-2}\beta^2 J^\top(\mathrm{diag}\,p - pp^\top)J`, applied in the factored form
+    :math:`J^\top B^\top B J`.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    **kwargs
+        Any other keyword of :func:`hessian_operator`.
+
+    Returns
+    -------
+    CurvatureOperator
+    """
     return hessian_operator(model, inputs, targets, term="g_term", **kwargs)
 
 
 def h_term_operator(model: nn.Module, inputs, targets, **kwargs) -> CurvatureOperator:
-    """The H-term α⁻²β Σ_k (p − y)_k ∇²z_k of Eq. 5; see :func:`hessian_operator`."""
+    """Build the H-term α⁻²β Σ_k (p − y)_k ∇²z_k of Eq. 5 as an operator.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    **kwargs
+        Any other keyword of :func:`hessian_operator`.
+
+    Returns
+    -------
+    CurvatureOperator
+    """
     return hessian_operator(model, inputs, targets, term="h_term", **kwargs)
 
 
 def hessian_vector_product(model: nn.Module, inputs, targets, v: torch.Tensor, **kwargs) -> torch.Tensor:
-    """H(α, T) v as a tensor (``kwargs`` as for :func:`hessian_operator`)."""
+    """Compute H(α, T) v as a tensor.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    v : torch.Tensor
+        A vector of length P (or of the chosen ``parameters``' block).
+    **kwargs
+        Any keyword of :func:`hessian_operator` (``alpha``, ``temperature``, ``chunk_size``,
+        ``degree``, ``parameters``, ``theta``).
+
+    Returns
+    -------
+    torch.Tensor
+        The product, length P, on the model's device.
+    """
     return hessian_operator(model, inputs, targets, **kwargs).torch_matvec(v)
 
 
 def g_term_vector_product(model: nn.Module, inputs, targets, v: torch.Tensor, **kwargs) -> torch.Tensor:
-    """G-term times v as a tensor (``kwargs`` as for :func:`hessian_operator`)."""
+    """Compute the G-term times v as a tensor.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    v : torch.Tensor
+        A vector of length P (or of the chosen ``parameters``' block).
+    **kwargs
+        Any keyword of :func:`hessian_operator` (``alpha``, ``temperature``, ``chunk_size``,
+        ``degree``, ``parameters``, ``theta``).
+
+    Returns
+    -------
+    torch.Tensor
+        The product, length P, on the model's device.
+    """
     return g_term_operator(model, inputs, targets, **kwargs).torch_matvec(v)
 
 
 def h_term_vector_product(model: nn.Module, inputs, targets, v: torch.Tensor, **kwargs) -> torch.Tensor:
-    """H-term times v as a tensor (``kwargs`` as for :func:`hessian_operator`)."""
+    """Compute the H-term times v as a tensor.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network f_θ.
+    inputs, targets : torch.Tensor
+        Inputs of shape (N, …) and N integer class labels.
+    v : torch.Tensor
+        A vector of length P (or of the chosen ``parameters``' block).
+    **kwargs
+        Any keyword of :func:`hessian_operator` (``alpha``, ``temperature``, ``chunk_size``,
+        ``degree``, ``parameters``, ``theta``).
+
+    Returns
+    -------
+    torch.Tensor
+        The product, length P, on the model's device.
+    """
     return h_term_operator(model, inputs, targets, **kwargs).torch_matvec(v)

@@ -20,7 +20,23 @@ __all__ = ["PositiveCurvatureEstimate", "positive_curvature_estimate", "positive
 
 
 class PositiveCurvatureEstimate(NamedTuple):
-    """Tr/‖·‖_F with its standard error, and the trace and squared Frobenius norm behind it."""
+    r"""An estimate of positive curvature Tr/‖·‖_F with its standard error and the estimates behind it.
+
+    ``float(estimate)`` is its value.
+
+    Parameters
+    ----------
+    value : float
+        R = mean(vᵀAv)/√mean(‖Av‖²), an estimate of :math:`\mathrm{Tr}(A)/\lVert A\rVert_F` (Eq. 2).
+    standard_error : float
+        Delta-method standard error of R.
+    trace, trace_standard_error : float
+        The Hutchinson estimate of Tr(A) and its standard error.
+    squared_frobenius, squared_frobenius_standard_error : float
+        The estimate of ‖A‖_F² and its standard error.
+    num_matvecs : int
+        The operator products spent.
+    """
 
     value: float
     standard_error: float
@@ -36,7 +52,30 @@ class PositiveCurvatureEstimate(NamedTuple):
 
 def positive_curvature_estimate(op, num_matvecs: int, *, generator=None, block_size: int = 16,
                                 progress: bool = True) -> PositiveCurvatureEstimate:
-    """Tr(A)/‖A‖_F of a symmetric operator from ``num_matvecs`` ≥ 2 shared Rademacher probes."""
+    r"""Estimate Tr(A)/‖A‖_F of a symmetric operator from ``num_matvecs`` ≥ 2 shared Rademacher probes.
+
+    Each probe gives a = vᵀAv and b = ‖Av‖²; the ratio of means
+    :math:`R = \bar a/\sqrt{\bar b}` estimates Eq. 2, with the delta-method variance of the
+    module docstring.
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric operator A.
+    num_matvecs : int
+        n ≥ 2 probes.
+    generator : None, int, numpy or torch Generator
+        Source of the probes.
+    block_size : int
+        Probes per ``matmat`` call.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    PositiveCurvatureEstimate
+        NaN value and error for the zero operator.
+    """
     a, b = hutchinson_samples(op, num_matvecs, generator=generator, block_size=block_size, progress=progress)
     n = a.size
     if n < 2:
@@ -55,7 +94,18 @@ def positive_curvature_estimate(op, num_matvecs: int, *, generator=None, block_s
 
 
 def positive_curvature_exact(matrix) -> float:
-    """Tr(A)/‖A‖_F of a dense matrix (or a small operator, formed densely), Eq. 2."""
+    """Compute Tr(A)/‖A‖_F (Eq. 2) of a dense matrix, or of a small operator formed densely.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray, LinearOperator or torch.Tensor
+        A non-empty square matrix or operator.
+
+    Returns
+    -------
+    float
+        NaN for the zero matrix.
+    """
     if not isinstance(matrix, np.ndarray):
         op = as_square_operator(matrix)
         matrix = op.matmat(np.eye(op.shape[0]))

@@ -37,13 +37,45 @@ def _each_row(fn, V: torch.Tensor) -> torch.Tensor:
 
 
 def loss_sum(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
-    """Σ_i −log σ(β z_i)_{y_i}: the summed cross-entropy at inverse temperature β (Eq. 1)."""
+    """Compute Σ_i −log σ(β z_i)_{y_i}, the summed cross-entropy at inverse temperature β (Eq. 1).
+
+    Parameters
+    ----------
+    logits : callable
+        ``logits(theta, x)``.
+    theta : torch.Tensor
+        The flat parameters.
+    x, y : torch.Tensor
+        The chunk's inputs and integer labels.
+    beta : float
+        The inverse temperature β.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
+    """
     logp = torch.log_softmax(beta * logits(theta, x), dim=-1)
     return -logp.gather(-1, y.unsqueeze(-1)).sum()
 
 
 def probabilities_and_residuals(z: torch.Tensor, y: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """p = σ(βz) via log-softmax and the logit gradient p − y (∇_z ℓ / β), both detached."""
+    """Compute p = σ(βz) via log-softmax and the logit gradient p − y (∇_z ℓ / β), both detached.
+
+    Parameters
+    ----------
+    z : torch.Tensor
+        Logits, (n, K).
+    y : torch.Tensor
+        n integer labels.
+    beta : float
+        The inverse temperature β.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(p, p − y)``, each (n, K).
+    """
     z = z.detach()
     p = torch.log_softmax(beta * z, dim=-1).exp()
     residual = p.clone()
@@ -53,7 +85,28 @@ def probabilities_and_residuals(z: torch.Tensor, y: torch.Tensor, beta: float) -
 
 def hessian_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                      V: torch.Tensor, beta: float) -> torch.Tensor:
-    """Rows of ``V`` times Σ_i ∇²_θ ℓ_i (forward-over-reverse: ``jvp`` of ``grad``)."""
+    """Multiply the rows of ``V`` with Σ_i ∇²_θ ℓ_i (forward-over-reverse: ``jvp`` of ``grad``).
+
+    Parameters
+    ----------
+    logits : callable
+        ``logits(theta, x)``, the network as a pure function of its flat parameters.
+    theta : torch.Tensor
+        The flat parameters, length P.
+    x : torch.Tensor
+        The chunk's inputs.
+    y : torch.Tensor
+        The chunk's integer labels.
+    V : torch.Tensor
+        Vectors as rows, shape (m, P).
+    beta : float
+        The inverse temperature β.
+
+    Returns
+    -------
+    torch.Tensor
+        (m, P): the sum over the chunk's samples of the product with each row.
+    """
     g = grad(lambda t: loss_sum(logits, t, x, y, beta))
 
     def hvp(v):
@@ -64,9 +117,30 @@ def hessian_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: to
 
 def g_term_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                     V: torch.Tensor, beta: float) -> torch.Tensor:
-    """Rows of ``V`` times Σ_i β² J_iᵀ (diag p_i − p_i p_iᵀ) J_i, in the factored form BᵀB.
+    r"""Multiply the rows of ``V`` with Σ_i β² J_iᵀ (diag p_i − p_i p_iᵀ) J_i, in the factored form BᵀB.
 
-    With u = J v: B u = √p ⊙ (u − pᵀu) and Bᵀ w = √p ⊙ w − p (√pᵀ w); both carry one β.
+    :math:`\beta^2 J^\top(\mathrm{diag}\,p - pp^\top)J = (\beta BJ)^\top(\beta BJ)`: with
+    u = J v, B u = √p ⊙ (u − pᵀu) and Bᵀ w = √p ⊙ w − p (√pᵀ w); both carry one β.
+
+    Parameters
+    ----------
+    logits : callable
+        ``logits(theta, x)``, the network as a pure function of its flat parameters.
+    theta : torch.Tensor
+        The flat parameters, length P.
+    x : torch.Tensor
+        The chunk's inputs.
+    y : torch.Tensor
+        The chunk's integer labels.
+    V : torch.Tensor
+        Vectors as rows, shape (m, P).
+    beta : float
+        The inverse temperature β.
+
+    Returns
+    -------
+    torch.Tensor
+        (m, P): the sum over the chunk's samples of the product with each row.
     """
     f = lambda t: logits(t, x)  # noqa: E731
     z, pullback = vjp(f, theta)
@@ -79,7 +153,30 @@ def g_term_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: tor
 
 def h_term_products(logits: Logits, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                     V: torch.Tensor, beta: float) -> torch.Tensor:
-    """Rows of ``V`` times Σ_i β Σ_k (p_i − y_i)_k ∇²_θ z_{ik}: the HVP of s(θ) = β Σ (p − y)·z, p fixed."""
+    """Multiply the rows of ``V`` with Σ_i β Σ_k (p_i − y_i)_k ∇²_θ z_{ik}, holding p fixed.
+
+    The Hessian-vector product of s(θ) = β Σ (p − y)·z with p held fixed.
+
+    Parameters
+    ----------
+    logits : callable
+        ``logits(theta, x)``, the network as a pure function of its flat parameters.
+    theta : torch.Tensor
+        The flat parameters, length P.
+    x : torch.Tensor
+        The chunk's inputs.
+    y : torch.Tensor
+        The chunk's integer labels.
+    V : torch.Tensor
+        Vectors as rows, shape (m, P).
+    beta : float
+        The inverse temperature β.
+
+    Returns
+    -------
+    torch.Tensor
+        (m, P): the sum over the chunk's samples of the product with each row.
+    """
     with torch.no_grad():
         _, residual = probabilities_and_residuals(logits(theta, x), y, beta)
     coefficients = beta * residual

@@ -30,7 +30,19 @@ __all__ = ["SpectralDensity", "RitzValues", "SLQResult", "slq", "slq_quadrature"
 
 
 class SpectralDensity(NamedTuple):
-    """φ on ``grid``, and the quadrature ``nodes`` and ``weights`` (all probes; Σ weights = 1)."""
+    """A smoothed spectral density φ on a grid, with the quadrature behind it.
+
+    Parameters
+    ----------
+    grid : numpy.ndarray
+        The points t.
+    density : numpy.ndarray
+        φ(t) on ``grid``.
+    nodes, weights : numpy.ndarray
+        The quadrature nodes and weights of all probes (Σ weights = 1).
+    sigma : float
+        The width of the Gaussian broadening.
+    """
 
     grid: np.ndarray
     density: np.ndarray
@@ -40,16 +52,37 @@ class SpectralDensity(NamedTuple):
 
 
 class RitzValues(NamedTuple):
-    """Ritz values of one Lanczos run (descending) and their residual bounds ‖Ay − θy‖."""
+    """Ritz values of one Lanczos run (descending) and their residual bounds ‖Ay − θy‖.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The Ritz values θ, descending.
+    residuals : numpy.ndarray
+        |β_m U_{m,j}| per value.
+    """
 
     values: np.ndarray
     residuals: np.ndarray
 
 
 class SLQResult(NamedTuple):
-    """One SLQ pass: quadrature nodes and weights (all probes; Σ weights = 1), each probe's
-    Ritz values, the operator's size P, and the Hutchinson estimates of Tr(A) and ‖A‖_F²
-    (with standard errors over probes) read off the tridiagonals."""
+    """The result of one SLQ pass: quadrature, each probe's Ritz values, and trace estimates.
+
+    Parameters
+    ----------
+    nodes, weights : numpy.ndarray
+        Quadrature nodes and weights of all probes (Σ weights = 1).
+    ritz : list of RitzValues
+        Each probe's Ritz values.
+    dim : int
+        The operator's size P.
+    trace, trace_standard_error : float
+        The Hutchinson estimate of Tr(A) read off the tridiagonals, with its standard error
+        over probes.
+    squared_frobenius, squared_frobenius_standard_error : float
+        The same for ‖A‖_F².
+    """
 
     nodes: np.ndarray
     weights: np.ndarray
@@ -73,18 +106,28 @@ def _moments(run_alphas: list[np.ndarray], run_betas: list[np.ndarray], dim: int
 
 def slq(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None, probe_block: int | None = None,
         progress: bool = True) -> SLQResult:
-    """Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), probes advanced in blocks.
+    r"""Run stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), probes advanced in blocks.
+
+    For a probe v (‖v‖ = 1), m Lanczos steps give the Gauss quadrature
+    :math:`v^\top f(A) v \approx \sum_j \tau_j f(\theta_j)`, :math:`\tau_j = U_{1j}^2`; averaged
+    over probes it estimates :math:`\frac1P\mathrm{Tr}\,f(A)`.
 
     Parameters
     ----------
-    op
-        A symmetric P × P operator (``LinearOperator``, array or tensor).
-    num_probes, lanczos_steps
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric P × P operator.
+    num_probes : int
         Normalised Rademacher probes drawn from ``generator`` (in this order, whatever the
-        block size) and Lanczos steps per probe.
-    probe_block
+        block size).
+    lanczos_steps : int
+        Lanczos steps per probe.
+    generator : None, int, numpy or torch Generator
+        Source of the probes.
+    probe_block : int, optional
         Probes advanced together, one ``matmat`` per step (default: all); memory grows as
         probe_block·steps·P.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -115,10 +158,22 @@ def slq(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None, pr
 
 def slq_quadrature(op, *, num_probes: int = 10, lanczos_steps: int = 80, generator=None,
                    probe_block: int = 1, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-quadrature nodes and weights of ``num_probes`` normalised Rademacher probes.
+    """Compute the Gauss-quadrature nodes and weights of ``num_probes`` normalised Rademacher probes.
 
-    Returns two 1-D arrays (all probes concatenated); the weights of each probe sum to
-    1/``num_probes``, so Σ w f(node) ≈ (1/P) Tr f(A). The nodes and weights of :func:`slq`.
+    The nodes and weights of :func:`slq`.
+
+    Parameters
+    ----------
+    op, num_probes, lanczos_steps, generator, progress
+        As for :func:`slq`.
+    probe_block : int
+        Probes advanced together.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Two 1-D arrays (all probes concatenated); the weights of each probe sum to
+        1/``num_probes``, so Σ w f(node) ≈ (1/P) Tr f(A).
     """
     result = slq(op, num_probes=num_probes, lanczos_steps=lanczos_steps, generator=generator,
                  probe_block=probe_block, progress=progress)
@@ -126,11 +181,23 @@ def slq_quadrature(op, *, num_probes: int = 10, lanczos_steps: int = 80, generat
 
 
 def top_ritz_values(ritz: Sequence[RitzValues], k: int) -> RitzValues:
-    """The k largest eigenvalues as the best Ritz lower bounds over several Lanczos runs.
+    """Estimate the k largest eigenvalues as the best Ritz lower bounds over several Lanczos runs.
 
     By Cauchy interlacing the j-th largest Ritz value of any run is ≤ λ_j, so the maximum
     over runs is the sharpest lower bound; its residual bounds |λ − θ| for the nearest
-    eigenvalue λ. Ranks that a short run does not reach are ``nan``.
+    eigenvalue λ.
+
+    Parameters
+    ----------
+    ritz : sequence of RitzValues
+        The runs (e.g. ``SLQResult.ritz``).
+    k : int
+        Number of eigenvalues.
+
+    Returns
+    -------
+    RitzValues
+        k values, descending; ranks that a short run does not reach are ``nan``.
     """
     k = check_count("k", k)
     values = np.full((len(ritz), k), -np.inf)
@@ -147,7 +214,22 @@ def top_ritz_values(ritz: Sequence[RitzValues], k: int) -> RitzValues:
 
 
 def gaussian_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, sigma: float) -> np.ndarray:
-    """Σ_j w_j N(t; node_j, σ²) on ``grid`` (Gaussian broadening of the quadrature)."""
+    """Broaden the quadrature into Σ_j w_j N(t; node_j, σ²) on ``grid``.
+
+    Parameters
+    ----------
+    nodes, weights : numpy.ndarray
+        Quadrature nodes and weights.
+    grid : array-like
+        The points t.
+    sigma : float
+        σ > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        The density on ``grid``.
+    """
     sigma = check_positive("sigma", sigma)
     grid = np.asarray(grid, dtype=np.float64)
     out = np.zeros_like(grid)
@@ -160,11 +242,27 @@ def gaussian_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, s
 def spectral_density(op, *, num_probes: int = 10, lanczos_steps: int = 80, grid=None,
                      sigma: float | None = None, num_points: int = 2000, generator=None,
                      progress: bool = True) -> SpectralDensity:
-    """Smoothed spectral density of a symmetric operator by SLQ (Ubaru, Chen & Saad 2017).
+    r"""Estimate the smoothed spectral density of a symmetric operator by SLQ (Ubaru, Chen & Saad 2017).
 
-    ``sigma`` defaults to 1/500 of the span of the nodes; ``grid`` defaults to
-    ``num_points`` points covering the nodes with 6σ margins, so the density integrates to
-    ≈ 1 on it (e.g. ``np.trapezoid(density, grid)``).
+    :math:`\phi(t) = \frac1P\sum_i \delta(t - \lambda_i)` with δ replaced by a Gaussian of width σ.
+
+    Parameters
+    ----------
+    op : LinearOperator, array-like or torch.Tensor
+        A symmetric P × P operator.
+    num_probes, lanczos_steps, generator, progress
+        As for :func:`slq`.
+    grid : array-like, optional
+        Default ``num_points`` points covering the nodes with 6σ margins, so the density
+        integrates to ≈ 1 on it (e.g. ``np.trapezoid(density, grid)``).
+    sigma : float, optional
+        Default 1/500 of the span of the nodes.
+    num_points : int
+        Size of the default grid.
+
+    Returns
+    -------
+    SpectralDensity
     """
     nodes, weights = slq_quadrature(op, num_probes=num_probes, lanczos_steps=lanczos_steps, generator=generator,
                                     progress=progress)

@@ -18,7 +18,20 @@ __all__ = [
 
 
 def as_float_tensor(x, name: str = "input") -> torch.Tensor:
-    """``x`` as a floating tensor: floating tensors keep their dtype, anything else becomes float64."""
+    """Convert ``x`` to a floating tensor (floating tensors keep their dtype, others become float64).
+
+    Parameters
+    ----------
+    x : tensor, array-like or number
+        The value.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    torch.Tensor
+        ``ValueError`` for non-numeric input.
+    """
     if isinstance(x, torch.Tensor):
         return x if x.is_floating_point() else x.to(torch.float64)
     try:
@@ -35,10 +48,21 @@ def _sum_tolerance(dtype: torch.dtype) -> float:
 def check_probabilities(p, name: str = "p") -> torch.Tensor:
     """Return ``p`` (shape ``(..., K)``, K ≥ 2) renormalised to sum exactly to one along the last axis.
 
-    Raises ``ValueError`` for non-finite or negative entries, for K < 2, and for vectors whose
-    sum differs from one by more than ``max(1e-6, 1e3·eps)``. Renormalising a vector that
-    passes the check changes it at the level of rounding only, and makes identities such as
-    BᵀB = diag(p) − ppᵀ hold to rounding.
+    Renormalising a vector that passes the check changes it at the level of rounding only, and
+    makes identities such as BᵀB = diag(p) − ppᵀ hold to rounding.
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        Probability vectors.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    torch.Tensor
+        ``ValueError`` for non-finite or negative entries, for K < 2, and for vectors whose sum
+        differs from one by more than ``max(1e-6, 1e3·eps)``.
     """
     p = as_float_tensor(p, name)
     if p.ndim == 0 or p.shape[-1] < 2:
@@ -57,7 +81,20 @@ def check_probabilities(p, name: str = "p") -> torch.Tensor:
 
 
 def check_variance(name: str, value) -> torch.Tensor:
-    """A variance σ² ≥ 0 (scalar or tensor, finite) as a floating tensor; else ``ValueError``."""
+    """Validate a variance σ² ≥ 0 (scalar or tensor, finite) and return it as a floating tensor.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : number, tensor or array-like
+        The variance.
+
+    Returns
+    -------
+    torch.Tensor
+        ``ValueError`` for non-finite or negative values.
+    """
     v = as_float_tensor(value, name)
     if not torch.isfinite(v).all():
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -67,9 +104,23 @@ def check_variance(name: str, value) -> torch.Tensor:
 
 
 def check_dimension(d, num_classes: int, name: str = "d") -> torch.Tensor:
-    """The dimension d (int or integer tensor) of the space the logit gradients live in; d ≥ K.
+    """Validate the dimension d ≥ K of the space the logit gradients live in.
 
     Eq. 7 places K pairwise-orthogonal class means c_k in R^d, which needs d ≥ K.
+
+    Parameters
+    ----------
+    d : int or integer-valued tensor
+        The dimension(s).
+    num_classes : int
+        K.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    torch.Tensor
+        d as a float64 (or the input's floating) tensor; ``ValueError`` for a non-integer or d < K.
     """
     if isinstance(d, bool):
         raise ValueError(f"{name} must be an integer ≥ K = {num_classes}, got {d!r}")
@@ -88,11 +139,21 @@ def check_dimension(d, num_classes: int, name: str = "d") -> torch.Tensor:
 
 
 def positive_curvature_of(matrix: torch.Tensor) -> torch.Tensor:
-    """Tr(M)/‖M‖_F (Eq. 2) of a batch of square matrices ``(..., n, n)``; 0 for the zero matrix.
+    """Compute Tr(M)/‖M‖_F (Eq. 2) of a batch of square matrices, with 0 for the zero matrix.
 
     :func:`goldilocks_core.curvature.positive_curvature` with one convention changed: the value
     of the zero matrix is undefined (0/0) and is NaN there; like the authors' code, the random
     logit model reports 0, "no positive curvature" (a one-hot softmax).
+
+    Parameters
+    ----------
+    matrix : torch.Tensor
+        Shape ``(..., n, n)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``.
     """
     from ..curvature.metrics import positive_curvature
 

@@ -24,7 +24,17 @@ __all__ = ["LogitGradientClustering", "logit_gradient_clustering"]
 
 
 class LogitGradientClustering(NamedTuple):
-    """Mean cosine similarities of logit gradients: same logit & class, same logit, different logits."""
+    """Mean cosine similarities of logit gradients: same logit and class, same logit, different logits.
+
+    Parameters
+    ----------
+    q_slsc : float
+        q^SLSC, same logit, same class (Fort & Ganguli Eq. 11).
+    q_sl : float
+        q^SL, same logit (Eq. 12).
+    q_dl : float
+        q^DL, different logits (Eq. 13).
+    """
 
     q_slsc: float
     q_sl: float
@@ -37,10 +47,20 @@ def _pair_mean(sum_products: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
 
 
 def logit_gradient_clustering(projected_jacobian, labels) -> LogitGradientClustering:
-    """q^SLSC, q^SL and q^DL (Eq. 11–13 of Fort & Ganguli) of logit gradients N × K × d.
+    """Compute q^SLSC, q^SL and q^DL (Eq. 11–13 of Fort & Ganguli) of logit gradients N × K × d.
 
-    ``labels`` (N integers in [0, K)) are needed for q^SLSC; classes with fewer than two
-    samples are left out of its average over k. Returns floats (nan where no pair exists).
+    Parameters
+    ----------
+    projected_jacobian : tensor or array-like
+        Logit gradients g_k^μ as ``[μ, k, :]``, N × K × d (full or projected).
+    labels : tensor or array-like
+        N integers in [0, K), needed for q^SLSC; classes with fewer than two samples are left
+        out of its average over k.
+
+    Returns
+    -------
+    LogitGradientClustering
+        Floats, NaN where no pair exists.
     """
     j = check_jacobian(projected_jacobian)
     n, k, _ = j.shape

@@ -70,17 +70,30 @@ def _int_dimension(d, num_classes: int) -> int:
 
 
 def expected_g_term(p, sigma_c2, sigma_e2, d) -> torch.Tensor:
-    """E_e G (Eq. 7, second line), the d × d matrix in the basis of the normalised class means.
+    r"""Form E_e G (Eq. 7, second line), the d × d matrix in the basis of the normalised class means.
 
     Coordinates 1…K are u_k = c_k/‖c_k‖ (class means pairwise orthogonal with ‖c_k‖² = dσ_c²);
     coordinates K+1…d complete them to an orthonormal basis of R^d. The matrix is
 
-        dσ_c² [[Ā, 0], [0, 0]] + Tr(Ā) σ_e² I_d,     Ā = (1/N) Σ_μ diag(p^μ) − p^μ p^μᵀ,
+    :math:`d\sigma_c^2 \begin{bmatrix}\bar A & 0\\ 0 & 0\end{bmatrix} + \mathrm{Tr}(\bar A)\,\sigma_e^2 I_d`,
+    :math:`\bar A = \frac1N\sum_\mu \mathrm{diag}(p^\mu) - p^\mu p^{\mu\top}`,
 
-    with Tr(Ā) = 1 − mean‖p^μ‖². ``p``: ``(K,)`` or ``(..., N, K)``; ``sigma_c2``, ``sigma_e2``:
-    per-coordinate variances ≥ 0 (scalars); ``d`` ≥ K: the dimension the logit gradients live
-    in (the subspace dimension for a projected Hessian — see the module docstring).
-    Returns ``(..., d, d)``. Any other orthonormal basis gives QᵀMQ with the same spectrum.
+    with Tr(Ā) = 1 − mean‖p^μ‖². Any other orthonormal basis gives QᵀMQ with the same spectrum.
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        ``(K,)`` or ``(..., N, K)`` probabilities.
+    sigma_c2, sigma_e2 : float
+        Per-coordinate variances ≥ 0 (scalars).
+    d : int
+        d ≥ K, the dimension the logit gradients live in (the subspace dimension for a
+        projected Hessian — see the module docstring).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., d, d)``.
     """
     p = _batch(p)
     k = p.shape[-1]
@@ -97,11 +110,26 @@ def expected_g_term(p, sigma_c2, sigma_e2, d) -> torch.Tensor:
 
 
 def expected_g_term_from_means(p, class_means, sigma_e2) -> torch.Tensor:
-    """E_e G = Cᵀ Ā C + Tr(Ā) σ_e² I_d (Eq. 7, first line) for given class means C (K × d).
+    r"""Form E_e G = Cᵀ Ā C + Tr(Ā) σ_e² I_d (Eq. 7, first line) for given class means C (K × d).
 
-    No orthogonality or equal-length assumption on the rows c_k of C; with orthogonal rows of
+    :math:`\mathbb{E}_e G = C^\top\bar A C + \mathrm{Tr}(\bar A)\,\sigma_e^2 I_d`. No
+    orthogonality or equal-length assumption on the rows c_k of C; with orthogonal rows of
     squared length dσ_c² it is the matrix of :func:`expected_g_term` in the original basis.
     Built as a Gram matrix of the factor B(p^μ)C (PSD by construction) plus the bulk.
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        ``(K,)`` or ``(..., N, K)`` probabilities.
+    class_means : tensor or array-like
+        C, K × d.
+    sigma_e2 : float
+        σ_e² ≥ 0 (a scalar).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., d, d)``.
     """
     p = _batch(p)
     c = as_float_tensor(class_means, "class_means").to(p.dtype)
@@ -120,16 +148,26 @@ def expected_g_term_from_means(p, class_means, sigma_e2) -> torch.Tensor:
 
 
 def expected_g_curvature(probs, sigma_c2, sigma_e2, d) -> torch.Tensor:
-    """Positive curvature Tr(E_e G)/‖E_e G‖_F of the expected G-term, Eq. 8.
+    r"""Compute the positive curvature Tr(E_e G)/‖E_e G‖_F of the expected G-term (Eq. 8).
 
-        √d (σ_c² + σ_e²) / √(σ_e⁴ + 2σ_e²σ_c² + dσ_c⁴ Γ_p⁻²)
+    :math:`\dfrac{\sqrt d\,(\sigma_c^2 + \sigma_e^2)}{\sqrt{\sigma_e^4 + 2\sigma_e^2\sigma_c^2 + d\sigma_c^4\Gamma_p^{-2}}}`,
+    with Γ_p that of the batch-average matrix (:func:`gamma_p`).
 
-    ``probs``: ``(K,)`` or ``(..., N, K)``; Γ_p is that of the batch-average matrix
-    (:func:`gamma_p`). ``sigma_c2``, ``sigma_e2``, ``d`` may be scalars or tensors; everything
-    broadcasts against the leading shape of ``probs`` (e.g. a sweep over α, or over d for
-    Fig. 4 left). d is the dimension the logit gradients live in: the subspace dimension when
-    σ's are estimated from projected logit gradients JR (see the module docstring for why
-    not P). Returns 0 where the matrix vanishes (one-hot p and σ_c² = 0, or Γ_p = 0).
+    Parameters
+    ----------
+    probs : tensor or array-like
+        ``(K,)`` or ``(..., N, K)`` probabilities.
+    sigma_c2, sigma_e2 : float or tensor
+        Per-coordinate variances ≥ 0.
+    d : int or tensor
+        The dimension the logit gradients live in: the subspace dimension when σ's are
+        estimated from projected logit gradients JR (see the module docstring for why not P).
+
+    Returns
+    -------
+    torch.Tensor
+        Everything broadcasts against the leading shape of ``probs`` (e.g. a sweep over α, or
+        over d for Fig. 4 left). 0 where the matrix vanishes (one-hot p and σ_c² = 0, or Γ_p = 0).
     """
     p = _batch(probs)
     dim = check_dimension(d, p.shape[-1]).to(p.dtype)
@@ -144,7 +182,19 @@ def expected_g_curvature(probs, sigma_c2, sigma_e2, d) -> torch.Tensor:
 
 
 class ExpectedGSpectrum(NamedTuple):
-    """Eigenvalues of E_e G (Appendix B): K − 1 outliers and a bulk of multiplicity d − K + 1."""
+    """Eigenvalues of E_e G (Appendix B): K − 1 outliers and a bulk of multiplicity d − K + 1.
+
+    Parameters
+    ----------
+    outliers : torch.Tensor
+        ``(..., K-1)``, non-increasing: Tr(Ā)σ_e² + dσ_c² λ̃_i.
+    bulk : torch.Tensor
+        ``(...)``: Tr(Ā)σ_e² = (1 − ‖p‖²)σ_e² for one p.
+    bulk_multiplicity : int
+        d − K + 1.
+    softmax_eigenvalues : torch.Tensor
+        ``(..., K-1)``: λ̃_1 ≥ … ≥ λ̃_{K-1} of Ā.
+    """
 
     outliers: torch.Tensor  # (..., K-1), non-increasing: Tr(Ā)σ_e² + dσ_c² λ̃_i
     bulk: torch.Tensor  # (...): Tr(Ā)σ_e² = (1 − ‖p‖²)σ_e² for one p
@@ -152,20 +202,38 @@ class ExpectedGSpectrum(NamedTuple):
     softmax_eigenvalues: torch.Tensor  # (..., K-1): λ̃_1 ≥ … ≥ λ̃_{K-1} of Ā
 
     def full(self) -> torch.Tensor:
-        """All d eigenvalues in non-increasing order, shape ``(..., d)``."""
+        """List all d eigenvalues in non-increasing order.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(..., d)``.
+        """
         bulk = self.bulk[..., None].expand(*self.bulk.shape, self.bulk_multiplicity)
         return torch.cat([self.outliers, bulk], dim=-1)
 
 
 def expected_g_eigenvalues(p, sigma_c2, sigma_e2, d) -> ExpectedGSpectrum:
-    """The "bi-level" spectrum of E_e G, Appendix B.
+    r"""Compute the "bi-level" spectrum of E_e G (Appendix B).
 
-        λ_i = Tr(Ā)σ_e² + dσ_c² λ̃_i   (i ≤ K − 1),      λ_i = Tr(Ā)σ_e²   otherwise,
+    :math:`\lambda_i = \mathrm{Tr}(\bar A)\sigma_e^2 + d\sigma_c^2\tilde\lambda_i` for
+    i ≤ K − 1 and :math:`\lambda_i = \mathrm{Tr}(\bar A)\sigma_e^2` otherwise, where λ̃_i are
+    the non-zero eigenvalues of Ā = mean diag(p) − ppᵀ (Tr(Ā) = 1 − ‖p‖² for one p). For
+    uniform p all λ̃_i = 1/K, so the K − 1 outliers all equal (1 − 1/K)σ_e² + dσ_c²/K; App. B's
+    "identically 1/K" refers to λ̃_i (the outliers in units of dσ_c², above the bulk).
 
-    where λ̃_i are the non-zero eigenvalues of Ā = mean diag(p) − ppᵀ (Tr(Ā) = 1 − ‖p‖² for
-    one p). For uniform p all λ̃_i = 1/K, so the K − 1 outliers all equal
-    (1 − 1/K)σ_e² + dσ_c²/K; App. B's "identically 1/K" refers to λ̃_i (the outliers in units
-    of dσ_c², above the bulk).
+    Parameters
+    ----------
+    p : tensor or array-like
+        ``(K,)`` or ``(..., N, K)`` probabilities.
+    sigma_c2, sigma_e2 : float
+        Per-coordinate variances ≥ 0 (scalars).
+    d : int
+        d ≥ K.
+
+    Returns
+    -------
+    ExpectedGSpectrum
     """
     p = _batch(p)
     k = p.shape[-1]

@@ -39,7 +39,22 @@ __all__ = [
 
 
 def priors(probs, labels, num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Q̂, Q): the average softmax output (1/N)Σ_μ p^μ and the label prior (1/N)Σ_μ y^μ."""
+    """Compute (Q̂, Q): the average softmax output (1/N)Σ_μ p^μ and the label prior (1/N)Σ_μ y^μ.
+
+    Parameters
+    ----------
+    probs : tensor or array-like
+        Softmax outputs, N × K.
+    labels : tensor or array-like
+        N integers in [0, K).
+    num_classes : int, optional
+        K (default: ``probs.shape[1]``).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        Q̂ and Q, each of length K.
+    """
     p = check_probabilities(probs, "probs")
     if p.ndim != 2:
         raise ValueError(f"probs must be N × K, got shape {tuple(p.shape)}")
@@ -60,7 +75,22 @@ def _delta(q_hat, q) -> torch.Tensor:
 
 
 def expected_gradient(class_means, q_hat, q) -> torch.Tensor:
-    """Σ_k c_k (Q̂_k − Q_k), Eq. 9. ``class_means``: K × d; ``q_hat``, ``q``: ``(..., K)``."""
+    r"""Compute the expected batch gradient Σ_k c_k (Q̂_k − Q_k) of the random logit model (Eq. 9).
+
+    :math:`\mathbb{E}_E[\partial\ell/\partial\theta] = \sum_k c_k(\hat Q_k - Q_k)`.
+
+    Parameters
+    ----------
+    class_means : tensor or array-like
+        C, K × d.
+    q_hat, q : tensor or array-like
+        Mean softmax output and class prior, ``(..., K)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., d)``.
+    """
     delta = _delta(q_hat, q)
     c = as_float_tensor(class_means, "class_means").to(delta.dtype)
     if c.ndim != 2 or c.shape[0] != delta.shape[-1]:
@@ -69,10 +99,24 @@ def expected_gradient(class_means, q_hat, q) -> torch.Tensor:
 
 
 def expected_gradient_norm(q_hat, q, sigma_c2, d) -> torch.Tensor:
-    """dσ_c²‖Q̂ − Q‖: the norm of Eq. 9 *as the paper states it* (see the module docstring).
+    """Compute dσ_c²‖Q̂ − Q‖, the norm of Eq. 9 *as the paper states it* (see the module docstring).
 
     The correct value for orthogonal c_k with ‖c_k‖² = dσ_c² is
     :func:`expected_gradient_norm_exact`, √d σ_c ‖Q̂ − Q‖.
+
+    Parameters
+    ----------
+    q_hat, q : tensor or array-like
+        Mean softmax output and class prior, ``(..., K)``.
+    sigma_c2 : float or tensor
+        σ_c² ≥ 0, the per-coordinate variance of the class means.
+    d : int or tensor
+        The dimension d ≥ K.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``.
     """
     delta = _delta(q_hat, q)
     dim = check_dimension(d, delta.shape[-1]).to(delta.dtype)
@@ -81,9 +125,23 @@ def expected_gradient_norm(q_hat, q, sigma_c2, d) -> torch.Tensor:
 
 
 def expected_gradient_norm_exact(q_hat, q, sigma_c2, d) -> torch.Tensor:
-    """√(dσ_c²)‖Q̂ − Q‖ = ‖Σ_k c_k (Q̂_k − Q_k)‖ for orthogonal c_k with ‖c_k‖² = dσ_c².
+    """Compute √(dσ_c²)‖Q̂ − Q‖ = ‖Σ_k c_k (Q̂_k − Q_k)‖ for orthogonal c_k with ‖c_k‖² = dσ_c².
 
     Also the root-mean-square norm when c_k ~ N(0, σ_c² I_d) are i.i.d. Gaussian.
+
+    Parameters
+    ----------
+    q_hat, q : tensor or array-like
+        Mean softmax output and class prior, ``(..., K)``.
+    sigma_c2 : float or tensor
+        σ_c² ≥ 0.
+    d : int or tensor
+        The dimension d ≥ K.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``.
     """
     delta = _delta(q_hat, q)
     dim = check_dimension(d, delta.shape[-1]).to(delta.dtype)

@@ -73,11 +73,25 @@ def _check_scale(name: str, value) -> float:
 
 
 def growing_sigma_c(sigma_z, sigma_c0: float, power: float = 0.25) -> np.ndarray:
-    """σ_c(σ_z) = σ_c0 (1 + σ_z)^power: mean logit gradients that grow along with the logits.
+    """Compute σ_c(σ_z) = σ_c0 (1 + σ_z)^power: mean logit gradients that grow along with the logits.
 
     Fort & Ganguli grow σ_c monotonically with σ_z (training time, their Fig. 4) without giving
     a law; any growth slower than the ~1/σ_z decay of P̄'s top eigenvalue at large σ_z gives
     their rise-then-fall of λ_max (Fig. 7). ``power=0.25`` (σ_c² ∝ √σ_z at large σ_z) does.
+
+    Parameters
+    ----------
+    sigma_z : float or array-like
+        σ_z ≥ 0.
+    sigma_c0 : float
+        σ_c at σ_z = 0.
+    power : float
+        The growth exponent.
+
+    Returns
+    -------
+    numpy.ndarray
+        The shape of ``sigma_z``.
     """
     z = np.asarray(sigma_z, dtype=np.float64)
     if not np.all(np.isfinite(z)) or np.any(z < 0):
@@ -86,17 +100,26 @@ def growing_sigma_c(sigma_z, sigma_c0: float, power: float = 0.25) -> np.ndarray
 
 
 class RandomLogitModel:
-    """Fort & Ganguli's random model of logits, logit gradients, gradient and Hessian.
+    r"""Fort & Ganguli's random model of logits, logit gradients, gradient and Hessian.
+
+    The Gauss–Newton Hessian of their Eq. 16 is
+    :math:`H = \sum_{kl} c_k\bar P_{kl}c_l^\top + \frac1N\sum_\mu E^{\mu\top}A(p^\mu)E^\mu`,
+    :math:`\bar P = \frac1N\sum_\mu A(p^\mu)`, :math:`A = \mathrm{diag}\,p - pp^\top`.
 
     Parameters
     ----------
-    n_samples, n_classes, dim : N, C (≥ 2) and D, the number of weights.
-    sigma_z, sigma_c, sigma_e : standard deviations of logits, mean logit gradient entries and
-        residual entries (F&G's σ_z, σ_c, σ_E).
-    accuracy : target fraction of samples labelled with their arg-max class (F&G use 0.95);
+    n_samples, n_classes, dim : int
+        N, C (≥ 2) and D, the number of weights.
+    sigma_z, sigma_c, sigma_e : float
+        Standard deviations of logits, mean logit gradient entries and residual entries
+        (F&G's σ_z, σ_c, σ_E).
+    accuracy : float, optional
+        Target fraction of samples labelled with their arg-max class (F&G use 0.95);
         ``None`` for labels independent of the logits.
-    generator : ``torch.Generator`` for reproducible draws (default: torch's global RNG).
-    dtype : float64 by default.
+    generator : torch.Generator, optional
+        For reproducible draws (default: torch's global RNG).
+    dtype : torch.dtype
+        float64 by default.
     """
 
     def __init__(
@@ -142,7 +165,17 @@ class RandomLogitModel:
         return torch.where(correct, predicted, (predicted + shift) % c)
 
     def with_scales(self, sigma_z=None, sigma_c=None, sigma_e=None) -> "RandomLogitModel":
-        """The same draws and labels with other σ's (``None`` keeps the current value)."""
+        """Return a model with the same draws and labels and other σ's.
+
+        Parameters
+        ----------
+        sigma_z, sigma_c, sigma_e : float, optional
+            New standard deviations; ``None`` keeps the current value.
+
+        Returns
+        -------
+        RandomLogitModel
+        """
         new = object.__new__(RandomLogitModel)
         new.__dict__.update(self.__dict__)
         new.sigma_z = self.sigma_z if sigma_z is None else _check_scale("sigma_z", sigma_z)
@@ -152,17 +185,17 @@ class RandomLogitModel:
 
     @property
     def logits(self) -> torch.Tensor:
-        """z (N × C), i.i.d. N(0, σ_z²)."""
+        """The logits z (N × C), independent N(0, σ_z²) draws."""
         return self.sigma_z * self._zeta
 
     @property
     def class_means(self) -> torch.Tensor:
-        """c_k (C × D), i.i.d. N(0, σ_c²) entries."""
+        """The mean logit gradients c_k (C × D), with independent N(0, σ_c²) entries."""
         return self.sigma_c * self._zc
 
     @property
     def residuals(self) -> torch.Tensor:
-        """E_k^μ (N × C × D), i.i.d. N(0, σ_E²) entries."""
+        """The residuals E_k^μ (N × C × D), with independent N(0, σ_E²) entries."""
         return self.sigma_e * self._ze
 
     def probabilities(self) -> torch.Tensor:
@@ -192,11 +225,19 @@ class RandomLogitModel:
         return (vec * lam.clamp_min(0).sqrt()).T @ self.class_means
 
     def hessian(self, part: str = "both") -> torch.Tensor:
-        """The D × D Gauss–Newton Hessian of the model.
+        """Form the D × D Gauss–Newton Hessian of the model.
 
-        ``part``: ``"both"`` — Eq. 16, Σ c_k P̄_kl c_lᵀ + (1/N)Σ_μ E^μᵀA(p^μ)E^μ;
-        ``"class_means"`` — its rank-(C − 1) first term; ``"residuals"`` — its noise term;
-        ``"exact"`` — the G-term of Eq. 10 with J^μ = C + E^μ, cross terms included.
+        Parameters
+        ----------
+        part : {"both", "class_means", "residuals", "exact"}
+            ``"both"`` — Eq. 16, Σ c_k P̄_kl c_lᵀ + (1/N)Σ_μ E^μᵀA(p^μ)E^μ;
+            ``"class_means"`` — its rank-(C − 1) first term; ``"residuals"`` — its noise term;
+            ``"exact"`` — the G-term of Eq. 10 with J^μ = C + E^μ, cross terms included.
+
+        Returns
+        -------
+        torch.Tensor
+            D × D, symmetric, PSD by construction.
         """
         p = self.probabilities()
         n = self.n_samples
@@ -221,23 +262,66 @@ class RandomLogitModel:
         return (delta @ self.class_means).mean(0) + torch.einsum("nk,nkd->d", delta, self.residuals) / self.n_samples
 
     def eigh(self, part: str = "both") -> tuple[torch.Tensor, torch.Tensor]:
-        """Eigenvalues (non-increasing) and eigenvectors (columns) of :meth:`hessian`."""
+        """Compute the eigenvalues (non-increasing) and eigenvectors (columns) of :meth:`hessian`.
+
+        Parameters
+        ----------
+        part : {"both", "class_means", "residuals", "exact"}
+            As for :meth:`hessian`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+        """
         lam, vec = torch.linalg.eigh(self.hessian(part))
         return lam.flip(-1), vec.flip(-1)
 
     def positive_curvature(self, part: str = "both") -> float:
-        """Tr(H)/‖H‖_F (F&G's "Trace(H)/‖H‖", Fig. 8)."""
+        """Compute Tr(H)/‖H‖_F (F&G's "Trace(H)/‖H‖", Fig. 8).
+
+        Parameters
+        ----------
+        part : {"both", "class_means", "residuals", "exact"}
+            As for :meth:`hessian`.
+
+        Returns
+        -------
+        float
+        """
         return float(positive_curvature_of(self.hessian(part)))
 
     def gradient_overlaps(self, part: str = "both") -> tuple[torch.Tensor, torch.Tensor]:
-        """(eigenvalues, cos² between g and each eigenvector), both sorted by eigenvalue (F&G Fig. 6)."""
+        """Compute the eigenvalues and the cos² between g and each eigenvector (F&G Fig. 6).
+
+        Parameters
+        ----------
+        part : {"both", "class_means", "residuals", "exact"}
+            As for :meth:`hessian`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(eigenvalues, cos²)``, both sorted by eigenvalue (non-increasing).
+        """
         lam, vec = self.eigh(part)
         g = self.gradient()
         cos2 = (vec.T @ g) ** 2 / (g @ g)
         return lam, cos2
 
     def gradient_power_fraction(self, k: int = 10, part: str = "both") -> float:
-        """Fraction of ‖g‖² in the span of the top-k Hessian eigenvectors (F&G: ≈ 71% for k = 10)."""
+        """Compute the fraction of ‖g‖² in the span of the top-k Hessian eigenvectors (F&G: ≈ 71% for k = 10).
+
+        Parameters
+        ----------
+        k : int
+            Number of top eigenvectors.
+        part : {"both", "class_means", "residuals", "exact"}
+            As for :meth:`hessian`.
+
+        Returns
+        -------
+        float
+        """
         k = _check_count("k", k, 1)
         return float(self.gradient_overlaps(part)[1][:k].sum())
 
@@ -268,17 +352,30 @@ class RandomLogitModel:
         top_k: int | None = None,
         max_elements: int = 2**25,
     ) -> pd.DataFrame:
-        """Hessian statistics along a sweep of σ_z on the same draws (F&G Fig. 7–8).
+        """Tabulate Hessian statistics along a sweep of σ_z on the same draws (F&G Fig. 7–8).
 
-        ``sigma_c``: one value per σ_z (e.g. :func:`growing_sigma_c`) or ``None`` for the
-        model's σ_c; ``sigma_e``: likewise, ``None`` keeping σ_E/σ_c at the model's ratio (F&G
-        keep σ_c/σ_E constant). ``top_k``: also report the fraction of gradient power in the
-        top-k eigenvectors (needs eigenvectors: slower). Vectorised over sweep values, in
-        chunks of at most ``max_elements`` entries of the N·C·D noise factor.
+        Vectorised over sweep values, in chunks of at most ``max_elements`` entries of the N·C·D
+        noise factor.
 
-        Returns a DataFrame with one row per σ_z: ``sigma_z, sigma_c, sigma_e,
-        top_eigenvalue, positive_curvature, mean_top_probability, mean_entropy`` and, with
-        ``top_k``, ``gradient_power_top_k``.
+        Parameters
+        ----------
+        sigma_z : sequence of float
+            Values ≥ 0.
+        sigma_c : sequence of float, optional
+            One value per σ_z (e.g. :func:`growing_sigma_c`) or ``None`` for the model's σ_c.
+        sigma_e : sequence of float, optional
+            Likewise, ``None`` keeping σ_E/σ_c at the model's ratio (F&G keep σ_c/σ_E constant).
+        top_k : int, optional
+            Also report the fraction of gradient power in the top-k eigenvectors (needs
+            eigenvectors: slower).
+        max_elements : int
+            Memory bound per chunk.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per σ_z: ``sigma_z, sigma_c, sigma_e, top_eigenvalue, positive_curvature,
+            mean_top_probability, mean_entropy`` and, with ``top_k``, ``gradient_power_top_k``.
         """
         z = as_float_tensor(sigma_z, "sigma_z").to(self.dtype).reshape(-1)
         if z.numel() == 0 or not torch.isfinite(z).all() or (z < 0).any():

@@ -43,7 +43,19 @@ __all__ = ["SigmaEstimate", "estimate_sigmas", "check_jacobian", "check_labels",
 
 
 class SigmaEstimate(NamedTuple):
-    """σ_c², σ_e² (per-coordinate variances), the class means c_k (K × d) and d."""
+    """Estimated σ_c², σ_e² (per-coordinate variances), the class means c_k (K × d) and d.
+
+    Parameters
+    ----------
+    sigma_c2 : float
+        σ_c² = (1/(K d)) Σ_k ‖c_k‖².
+    sigma_e2 : float
+        σ_e² = (1/(N K d)) Σ_μ Σ_k ‖J[μ, k, :] − c_k‖².
+    class_means : torch.Tensor
+        The c_k, K × d.
+    dim : int
+        d.
+    """
 
     sigma_c2: float
     sigma_e2: float
@@ -52,12 +64,24 @@ class SigmaEstimate(NamedTuple):
 
     @property
     def snr(self) -> float:
-        """σ_c²/σ_e² (Fort & Ganguli's SNR; q^SL ≈ SNR/(SNR + 1) in high dimension)."""
+        """σ_c²/σ_e², Fort & Ganguli's SNR (q^SL ≈ SNR/(SNR + 1) in high dimension)."""
         return self.sigma_c2 / self.sigma_e2 if self.sigma_e2 > 0 else float("inf")
 
 
 def check_jacobian(projected_jacobian, name: str = "projected_jacobian") -> torch.Tensor:
-    """An N × K × d tensor of logit gradients with N ≥ 2, K ≥ 2, finite entries."""
+    """Validate an N × K × d tensor of logit gradients with N ≥ 2, K ≥ 2 and finite entries.
+
+    Parameters
+    ----------
+    projected_jacobian : tensor or array-like
+        The logit gradients.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    torch.Tensor
+    """
     j = as_float_tensor(projected_jacobian, name)
     if j.ndim != 3 or j.shape[0] < 2 or j.shape[1] < 2 or j.shape[2] < 1:
         raise ValueError(f"{name} must be N × K × d (N ≥ 2 samples, K ≥ 2 logits), got shape {tuple(j.shape)}")
@@ -67,7 +91,21 @@ def check_jacobian(projected_jacobian, name: str = "projected_jacobian") -> torc
 
 
 def check_labels(labels, num_samples: int, num_classes: int) -> torch.Tensor:
-    """N integer labels in [0, K) as a long tensor."""
+    """Validate N integer labels in [0, K) and return them as a long tensor.
+
+    Parameters
+    ----------
+    labels : tensor or array-like
+        The labels.
+    num_samples : int
+        N.
+    num_classes : int
+        K.
+
+    Returns
+    -------
+    torch.Tensor
+    """
     y = torch.as_tensor(labels)
     if y.shape != (num_samples,) or y.is_floating_point() or y.is_complex():
         raise ValueError(f"labels must be {num_samples} integers, got shape {tuple(y.shape)} ({y.dtype})")
@@ -77,11 +115,22 @@ def check_labels(labels, num_samples: int, num_classes: int) -> torch.Tensor:
 
 
 def estimate_sigmas(projected_jacobian, labels=None, *, grouping: str | None = None) -> SigmaEstimate:
-    """σ_c² and σ_e² from logit gradients ``projected_jacobian`` (N × K × d); see the module docstring.
+    """Estimate σ_c² and σ_e² from logit gradients N × K × d (see the module docstring).
 
-    ``grouping="label"`` (the default when ``labels`` are given): c_k = mean of ∂z_k/∂θ over the
-    samples labelled k (Fort & Ganguli Eq. 15); every class must be present.
-    ``grouping="all"`` (the default without labels): c_k = mean over all samples.
+    Parameters
+    ----------
+    projected_jacobian : tensor or array-like
+        JR per sample, N × K × d (:func:`goldilocks_core.curvature.projected_jacobian`).
+    labels : tensor or array-like, optional
+        N integers in [0, K).
+    grouping : {"label", "all"}, optional
+        ``"label"`` (the default when ``labels`` are given): c_k = mean of ∂z_k/∂θ over the
+        samples labelled k (Fort & Ganguli Eq. 15); every class must be present.
+        ``"all"`` (the default without labels): c_k = mean over all samples.
+
+    Returns
+    -------
+    SigmaEstimate
     """
     j = check_jacobian(projected_jacobian)
     n, k, d = j.shape

@@ -34,28 +34,56 @@ __all__ = [
 
 
 def complement_probabilities(p) -> torch.Tensor:
-    """1 − p_k computed as Σ_{j≠k} p_j (exclusive prefix plus suffix sums), shape of ``p``.
+    """Compute 1 − p_k as Σ_{j≠k} p_j (exclusive prefix plus suffix sums), in the shape of ``p``.
 
     Accurate to relative rounding even when p_k is within 1e-17 of one, where the
     subtraction 1 − p_k would return 0 or a wrong digit.
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        Probability vectors ``(..., K)`` (checked and renormalised).
+
+    Returns
+    -------
+    torch.Tensor
     """
     return _complement(check_probabilities(p))
 
 
 def softmax_hessian_factor(p) -> torch.Tensor:
-    """B(p) = diag(√p)(I − 1pᵀ), shape ``(..., K, K)``, with BᵀB = diag(p) − ppᵀ.
+    r"""Form B(p) = diag(√p)(I − 1pᵀ), shape ``(..., K, K)``, with BᵀB = diag(p) − ppᵀ.
 
     Entries: B_kk = √p_k · Σ_{j≠k} p_j and B_kj = −√p_k p_j (k ≠ j). The G-term of
-    Eq. 4 is then (BJ)ᵀ(BJ) for a Jacobian J (K × d).
+    Eq. 4 is then :math:`J^\top(\mathrm{diag}\,p - pp^\top)J = (BJ)^\top(BJ)` for a
+    Jacobian J (K × d).
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        Probability vectors ``(..., K)`` (checked and renormalised).
+
+    Returns
+    -------
+    torch.Tensor
     """
     return _factor(check_probabilities(p))
 
 
 def softmax_hessian(p) -> torch.Tensor:
-    """diag(p) − ppᵀ = ∇²_z ℓ (Eq. 4) for a batch of probability vectors: ``(..., K) → (..., K, K)``.
+    """Form diag(p) − ppᵀ = ∇²_z ℓ (Eq. 4) for a batch of probability vectors, ``(..., K) → (..., K, K)``.
 
     Formed as the Gram matrix BᵀB of :func:`softmax_hessian_factor` and symmetrised, so its
     smallest eigenvalue is ≥ −O(eps)·‖A‖ for every p, nearly one-hot ones included.
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        Probability vectors ``(..., K)``.
+
+    Returns
+    -------
+    torch.Tensor
     """
     factor = _factor(check_probabilities(p))
     gram = factor.transpose(-1, -2) @ factor
@@ -63,10 +91,18 @@ def softmax_hessian(p) -> torch.Tensor:
 
 
 def mean_softmax_hessian(p) -> torch.Tensor:
-    """(1/N) Σ_μ [diag(p^μ) − p^μ p^μᵀ] for probabilities ``(..., N, K)``: shape ``(..., K, K)``.
+    """Average diag(p^μ) − p^μ p^μᵀ over a batch of probabilities, ``(..., N, K) → (..., K, K)``.
 
     The average is a Gram matrix of the stacked factors B(p^μ)/√N (PSD by construction).
-    A single vector ``(K,)`` is treated as a batch of one.
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        ``(..., N, K)``; a single vector ``(K,)`` is treated as a batch of one.
+
+    Returns
+    -------
+    torch.Tensor
     """
     p = check_probabilities(p)
     if p.ndim == 1:
@@ -79,11 +115,22 @@ def mean_softmax_hessian(p) -> torch.Tensor:
 
 
 def softmax_hessian_eigenvalues(p, *, average: bool = False) -> torch.Tensor:
-    """Eigenvalues λ̃_1 ≥ … ≥ λ̃_K (= 0) of diag(p) − ppᵀ, in non-increasing order.
+    """Compute the eigenvalues λ̃_1 ≥ … ≥ λ̃_K (= 0) of diag(p) − ppᵀ, in non-increasing order.
 
-    With ``average=True`` and ``p`` of shape ``(..., N, K)``, those of the batch average
-    (1/N) Σ_μ diag(p^μ) − p^μp^μᵀ. Appendix B: for one p they interlace with the sorted
-    entries, p_(i) ≥ λ̃_i ≥ p_(i+1), because A is a rank-one downdate of diag(p).
+    Appendix B: for one p they interlace with the sorted entries, p_(i) ≥ λ̃_i ≥ p_(i+1),
+    because A is a rank-one downdate of diag(p).
+
+    Parameters
+    ----------
+    p : tensor or array-like
+        Probability vectors ``(..., K)``, or ``(..., N, K)`` with ``average``.
+    average : bool
+        Those of the batch average (1/N) Σ_μ diag(p^μ) − p^μp^μᵀ instead.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., K)``.
     """
     matrix = mean_softmax_hessian(p) if average else softmax_hessian(p)
     return torch.linalg.eigvalsh(matrix).flip(-1)
@@ -117,20 +164,29 @@ def _gamma_numeric(p: torch.Tensor) -> torch.Tensor:
 
 
 def gamma_p(p, method: str = "closed_form", *, average: bool = True) -> torch.Tensor:
-    """Γ_p = Tr(A)/‖A‖_F, the positive curvature of A = diag(p) − ppᵀ (§4; Eq. 10 of App. C).
+    r"""Compute Γ_p = Tr(A)/‖A‖_F, the positive curvature of A = diag(p) − ppᵀ (§4; Eq. 10 of App. C).
+
+    :math:`\Gamma_p = \mathrm{Tr}(A)/\lVert A\rVert_F` with :math:`A = \mathrm{diag}\,p - pp^\top`.
+    1 ≤ Γ_p ≤ √(K − 1) (rank K − 1 PSD); the maximum is reached at uniform p. Γ_p is
+    undefined (0/0) for one-hot p, where A = 0; like the authors' code we return 0 there, the
+    positive curvature of the zero matrix.
 
     Parameters
     ----------
-    p : ``(K,)`` or ``(..., N, K)`` probabilities.
-    method : ``"closed_form"`` — Eq. 10 from the entries (generalised to a batch through
+    p : tensor or array-like
+        ``(K,)`` or ``(..., N, K)`` probabilities.
+    method : {"closed_form", "numeric"}
+        ``"closed_form"`` — Eq. 10 from the entries (generalised to a batch through
         q = mean p and M = mean ppᵀ); ``"numeric"`` — Σλ/√Σλ² from the eigenvalues.
-    average : with ``True`` (the paper's convention for a batch, §4 below Eq. 8) a tensor of
+    average : bool
+        With ``True`` (the paper's convention for a batch, §4 below Eq. 8) a tensor of
         shape ``(..., N, K)`` gives Γ of the average matrix (1/N) Σ_μ A(p^μ), shape ``(...)``;
         with ``False`` every vector gets its own Γ, shape ``p.shape[:-1]``.
 
-    Returns a tensor (0-d for one vector or one batch). 1 ≤ Γ_p ≤ √(K − 1) (rank K − 1 PSD);
-    the maximum is reached at uniform p. Γ_p is undefined (0/0) for one-hot p, where A = 0;
-    like the authors' code we return 0 there, the positive curvature of the zero matrix.
+    Returns
+    -------
+    torch.Tensor
+        0-d for one vector or one batch.
     """
     p = check_probabilities(p)
     if p.ndim == 1 or not average:
@@ -143,10 +199,21 @@ def gamma_p(p, method: str = "closed_form", *, average: bool = True) -> torch.Te
 
 
 def p_family(S: int, eps, K: int) -> torch.Tensor:
-    """The distributions p(S, ε) of Appendix C: p_k = ε for k < S, p_S = 1 − (S − 1)ε, 0 after.
+    """Build the distributions p(S, ε) of Appendix C: p_k = ε for k < S, p_S = 1 − (S − 1)ε, 0 after.
 
-    ``eps`` may be a scalar (result ``(K,)``) or a 1-D array of values (result ``(len(eps), K)``).
-    Requires 2 ≤ S ≤ K and 0 < ε ≤ 1/(S − 1).
+    Parameters
+    ----------
+    S : int
+        2 ≤ S ≤ K.
+    eps : float or 1-D array-like
+        0 < ε ≤ 1/(S − 1).
+    K : int
+        Number of classes.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(K,)`` for a scalar ``eps``, ``(len(eps), K)`` for an array.
     """
     if isinstance(S, bool) or int(S) != S or isinstance(K, bool) or int(K) != K:
         raise ValueError(f"S and K must be integers, got S={S!r}, K={K!r}")
@@ -165,10 +232,23 @@ def p_family(S: int, eps, K: int) -> torch.Tensor:
 
 
 def gamma_p_limit(S, *, squared: bool = True):
-    """lim_{ε→0} Γ²_{p(S,ε)} = 4(S − 1)/(S + 2) (Eq. 11); its square root with ``squared=False``.
+    r"""Return lim_{ε→0} Γ²_{p(S,ε)} = 4(S − 1)/(S + 2) (Eq. 11), or its square root with ``squared=False``.
 
-    Eq. 11 states the limit of Γ_p², so that is the default: 3 for S = 10, 1 for S = 2
-    (Γ_p itself → √3 ≈ 1.732 and 1). Accepts an int or an array of S (≥ 2).
+    :math:`\lim_{\varepsilon\to0}\Gamma_{p(S,\varepsilon)}^2 = 4(S - 1)/(S + 2)`. Eq. 11 states
+    the limit of Γ_p², so that is the default: 3 for S = 10, 1 for S = 2 (Γ_p itself → √3 ≈
+    1.732 and 1).
+
+    Parameters
+    ----------
+    S : int or array-like of int
+        S ≥ 2.
+    squared : bool
+        Return Γ_p² (default) or Γ_p.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A float for a scalar S.
     """
     s = as_float_tensor(S, "S")
     if not torch.isfinite(s).all() or (s < 2).any() or (s != s.round()).any():

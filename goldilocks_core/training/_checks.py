@@ -13,7 +13,20 @@ RULES = ("softmax", "uniform")
 
 
 def check_values(name: str, values) -> tuple[float, ...]:
-    """A non-empty sequence of positive finite floats (α or η₀), duplicates refused."""
+    """Validate a non-empty sequence of positive finite floats (α or η₀), refusing duplicates.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    values : float or sequence of float
+        A single number is one value.
+
+    Returns
+    -------
+    tuple of float
+        ``ValueError`` for an empty sequence, a non-positive or non-finite value or duplicates.
+    """
     if isinstance(values, (int, float)):
         values = [values]
     try:
@@ -28,13 +41,39 @@ def check_values(name: str, values) -> tuple[float, ...]:
 
 
 def check_labels(labels) -> str:
+    """Validate the label mode, one of ``LABELS``.
+
+    Parameters
+    ----------
+    labels : str
+        ``"fixed"``, ``"random"`` or ``"redrawn"``.
+
+    Returns
+    -------
+    str
+        ``labels`` itself; ``ValueError`` otherwise.
+    """
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {', '.join(map(repr, LABELS))}, got {labels!r}")
     return labels
 
 
 def check_dataset(name: str, data):
-    """``(inputs, targets, num_classes)`` of a :class:`~goldilocks_core.data.Dataset` or an (x, y[, K])."""
+    """Return ``(inputs, targets, num_classes)`` of a :class:`~goldilocks_core.data.Dataset` or a tuple.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    data : Dataset or tuple
+        A record with ``inputs`` and ``targets``, or an ``(inputs, targets)`` or
+        ``(inputs, targets, num_classes)`` sequence.
+
+    Returns
+    -------
+    tuple
+        Float inputs N×…, ``int64`` targets N, and K (default: the largest label + 1).
+    """
     if hasattr(data, "inputs") and hasattr(data, "targets"):
         x, y, k = data.inputs, data.targets, getattr(data, "num_classes", None)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 3):

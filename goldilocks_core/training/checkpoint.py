@@ -26,7 +26,20 @@ _ENGINE_SOURCES = ("training/*.py", "functional.py", "losses.py", "models.py")
 
 
 def tensor_digest(*tensors: torch.Tensor, digest=None) -> str:
-    """SHA-256 (16 hex digits) of the dtypes, shapes and bytes of ``tensors``."""
+    """Hash the dtypes, shapes and bytes of ``tensors`` with SHA-256 (16 hex digits).
+
+    Parameters
+    ----------
+    *tensors : torch.Tensor
+        Any tensors (copied to the CPU).
+    digest : hashlib object, optional
+        A running hash to update (default: a fresh SHA-256).
+
+    Returns
+    -------
+    str
+        The first 16 hex digits.
+    """
     h = digest or hashlib.sha256()
     for t in tensors:
         t = t.detach().to("cpu").contiguous()
@@ -37,7 +50,13 @@ def tensor_digest(*tensors: torch.Tensor, digest=None) -> str:
 
 @lru_cache(maxsize=1)
 def engine_fingerprint() -> str:
-    """SHA-256 (16 hex digits) of the sources a trajectory depends on."""
+    """Hash the sources a training trajectory depends on with SHA-256 (16 hex digits).
+
+    Returns
+    -------
+    str
+        Of this subpackage and the model, functional and loss modules.
+    """
     h = hashlib.sha256()
     for pattern in _ENGINE_SOURCES:
         for path in sorted(_PACKAGE.glob(pattern)):
@@ -47,7 +66,19 @@ def engine_fingerprint() -> str:
 
 
 def run_key(settings: dict) -> str:
-    """``train-<hash>`` of the JSON-encoded settings plus :func:`engine_fingerprint`."""
+    """Name a run's checkpoint folder ``train-<hash>`` of its settings and the engine's sources.
+
+    Parameters
+    ----------
+    settings : dict
+        Every setting of the run (JSON-encoded, ``repr`` for the rest).
+
+    Returns
+    -------
+    str
+        ``"train-"`` followed by 20 hex digits of SHA-256 over the settings and
+        :func:`engine_fingerprint`.
+    """
     payload = json.dumps({"settings": settings, "engine": engine_fingerprint()}, sort_keys=True, default=repr)
     return "train-" + hashlib.sha256(payload.encode()).hexdigest()[:20]
 
@@ -59,7 +90,17 @@ def atomic_save(obj, path: Path) -> None:
 
 
 class CheckpointStore:
-    """``folder/<key>/chunk-<i>.pt``: the state of chunk i (its cells' parameters, rows, step)."""
+    """Store the state of each chunk of a run as ``folder/<key>/chunk-<i>.pt``, written atomically.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The cache folder (created if missing).
+    key : str
+        The run's name (:func:`run_key`).
+    settings : dict, optional
+        Written once to ``settings.json`` for reference.
+    """
 
     def __init__(self, folder, key: str, settings: dict | None = None):
         self.path = Path(folder) / key
@@ -72,11 +113,31 @@ class CheckpointStore:
         return self.path / f"chunk-{chunk:04d}.pt"
 
     def load(self, chunk: int) -> dict | None:
-        """The last complete state of ``chunk``, or ``None``."""
+        """Return the last complete state of ``chunk``, or ``None``.
+
+        Parameters
+        ----------
+        chunk : int
+            The chunk's index.
+
+        Returns
+        -------
+        dict or None
+            Its cells' parameters, rows and step, on the CPU.
+        """
         f = self._file(chunk)
         if not f.is_file():
             return None
         return torch.load(f, map_location="cpu", weights_only=True)
 
     def save(self, chunk: int, state: dict) -> None:
+        """Write the state of ``chunk`` atomically (a kill never leaves a partial file).
+
+        Parameters
+        ----------
+        chunk : int
+            The chunk's index.
+        state : dict
+            Its cells' parameters, rows and step.
+        """
         atomic_save(state, self._file(chunk))

@@ -22,7 +22,19 @@ __all__ = ["ChunkResult", "logged_steps", "effective_lr", "run_chunk"]
 
 @dataclass
 class ChunkResult:
-    """Rows of one chunk: ``metrics[name]`` is (logged steps × cells); ``diverged_at`` −1 if never."""
+    """The recorded rows and final state of one chunk of grid cells.
+
+    Parameters
+    ----------
+    metrics : dict of str to numpy.ndarray
+        ``metrics[name]`` is (logged steps × cells), for each name of :data:`~goldilocks_core.training.METRICS`.
+    diverged_at : numpy.ndarray
+        Per cell, the step it diverged at; −1 if never.
+    final : dict of str to torch.Tensor
+        The stacked θ_T, NaN for diverged cells.
+    resumed_from : int
+        The step the chunk resumed at (0 for a fresh run).
+    """
 
     metrics: dict[str, np.ndarray]
     diverged_at: np.ndarray
@@ -31,12 +43,42 @@ class ChunkResult:
 
 
 def logged_steps(steps: int, log_every: int) -> list[int]:
-    """0, log_every, 2·log_every, … and always the last step."""
+    """List the logged steps: 0, log_every, 2·log_every, … and always the last step.
+
+    Parameters
+    ----------
+    steps : int
+        Number of updates.
+    log_every : int
+        Logging interval.
+
+    Returns
+    -------
+    list of int
+        Sorted, ending with ``steps``.
+    """
     return sorted(set(range(0, steps + 1, log_every)) | {steps})
 
 
 def effective_lr(alpha: float, base_lr: float, degree: int) -> float:
-    """η = η₀·α^(2−L) (§5): updates commensurate with the α-scaled weights."""
+    r"""Compute η = η₀·α^(2−L) (§5), which makes updates commensurate with the α-scaled weights.
+
+    :math:`\eta = \eta_0\,\alpha^{2-L}`.
+
+    Parameters
+    ----------
+    alpha : float
+        The scale α of the cell.
+    base_lr : float
+        The base learning rate η₀.
+    degree : int
+        L, the homogeneity degree.
+
+    Returns
+    -------
+    float
+        η.
+    """
     return float(base_lr) * float(alpha) ** (2 - degree)
 
 
@@ -57,7 +99,43 @@ def _to(state: dict, device) -> dict:
 def run_chunk(net: StackedNetwork, model, cells, *, degree: int, stream, test_x, test_y, steps: int,
               log_every: int, theta0: dict, device, dtype, store=None, chunk: int = 0,
               checkpoint_every: int | None = None, progress: bool = True, desc: str = "") -> ChunkResult:
-    """Train the ``cells`` [(α, η₀), …] together for ``steps`` steps (see the module docstring)."""
+    """Train the ``cells`` [(α, η₀), …] together for ``steps`` steps (see the module docstring).
+
+    Parameters
+    ----------
+    net : StackedNetwork
+        The vmapped network.
+    model : nn.Module
+        θ₀, stacked per cell as α·θ₀ for a fresh start.
+    cells : list of tuple of float
+        ``(alpha, base_lr)`` per cell.
+    degree : int
+        L (for η = η₀·α^(2−L)).
+    stream : StepData
+        Batches and labels of every step.
+    test_x, test_y : torch.Tensor
+        The test data.
+    steps, log_every : int
+        As for :func:`~goldilocks_core.training.train_grid`.
+    theta0 : dict of str to torch.Tensor
+        The unscaled θ₀ (for ``cos_theta0``).
+    device, dtype
+        Where and in which precision to train.
+    store : CheckpointStore, optional
+        Resume from and write checkpoints to it.
+    chunk : int
+        The chunk's index in ``store``.
+    checkpoint_every : int, optional
+        Steps between checkpoints.
+    progress : bool
+        Show a progress bar labelled ``desc``.
+    desc : str
+        The progress bar's label.
+
+    Returns
+    -------
+    ChunkResult
+    """
     num = len(cells)
     logged = set(logged_steps(steps, log_every))
     state = store.load(chunk) if store is not None else None

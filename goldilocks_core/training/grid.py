@@ -32,21 +32,58 @@ COLUMNS = ("alpha", "base_lr", "lr", "step") + METRICS + ("diverged",)
 
 @dataclass
 class GridResult:
-    """``frame``: one row per (α, η₀, logged step); ``parameters[(α, η₀)]``: θ_T of that cell
-    (``{name: tensor}``, NaN where the cell diverged); ``resumed_from``: the step each chunk resumed at
-    (0 for a fresh run, ``steps + 1`` for a chunk read from a finished checkpoint)."""
+    """The training frame of a grid together with each cell's final parameters.
+
+    Returned by :func:`train_networks` (and :func:`~goldilocks_core.training.train_uso_networks`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per (α, η₀, logged step), the columns :data:`COLUMNS` (see :func:`train_grid`).
+    parameters : dict
+        ``parameters[(α, η₀)]``: θ_T of that cell (``{name: tensor}``, NaN where the cell
+        diverged).
+    resumed_from : list of int
+        The step each chunk resumed at (0 for a fresh run, ``steps + 1`` for a chunk read from
+        a finished checkpoint).
+    """
 
     frame: pd.DataFrame
     parameters: dict
     resumed_from: list
 
     def network(self, model: nn.Module, alpha: float, base_lr: float) -> nn.Module:
-        """A copy of ``model`` holding the final parameters of cell (α, η₀)."""
+        """Return a copy of ``model`` holding the final parameters of cell (α, η₀).
+
+        Parameters
+        ----------
+        model : nn.Module
+            The network the grid was trained from (its architecture).
+        alpha, base_lr : float
+            The cell.
+
+        Returns
+        -------
+        nn.Module
+        """
         return load_parameters(model, self.parameters[(float(alpha), float(base_lr))])
 
 
 def load_parameters(model: nn.Module, params: dict) -> nn.Module:
-    """A deep copy of ``model`` with ``params`` ({name: tensor}) copied in."""
+    """Return a deep copy of ``model`` with ``params`` copied in.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The architecture (not modified).
+    params : dict
+        ``{name: tensor}`` for every parameter of ``model``; cast to each parameter's device
+        and dtype.
+
+    Returns
+    -------
+    nn.Module
+    """
     out = copy.deepcopy(model)
     with torch.no_grad():
         for name, p in out.named_parameters():
@@ -67,13 +104,31 @@ def train_networks(model: nn.Module, train_set, test_set, *, alphas, base_lrs, s
                    max_cells_per_chunk: int | None = None, samples_per_pass: int | None = None,
                    temperature: float = 1.0, degree: int | None = None, rule: str = "softmax",
                    progress: bool = True) -> GridResult:
-    """:func:`train_grid`, also returning each cell's final parameters (a :class:`GridResult`).
+    """Run :func:`train_grid`, also returning each cell's final parameters (a :class:`GridResult`).
 
-    Extra options: ``checkpoint_every`` (steps between checkpoints when ``cache`` is set),
-    ``max_cells_per_chunk`` (cells trained together; chunks run one after another),
-    ``samples_per_pass`` (samples per vmapped forward/backward; gradients are accumulated),
-    ``temperature`` (T of Eq. 1), ``degree`` (L), ``rule`` (``"softmax"``: gradient descent;
-    ``"uniform"``: the USO update of App. E), ``progress`` (a bar with ETA; ``TQDM_DISABLE`` wins).
+    Parameters
+    ----------
+    model, train_set, test_set, alphas, base_lrs, steps, log_every, batch_size, labels, seed, device, dtype, cache
+        As for :func:`train_grid`.
+    checkpoint_every : int, optional
+        Steps between checkpoints when ``cache`` is set.
+    max_cells_per_chunk : int, optional
+        Cells trained together; chunks run one after another.
+    samples_per_pass : int, optional
+        Samples per vmapped forward/backward; gradients are accumulated.
+    temperature : float
+        T of Eq. 1.
+    degree : int, optional
+        L (default: read from the model).
+    rule : {"softmax", "uniform"}
+        ``"softmax"``: gradient descent; ``"uniform"``: the USO update of App. E.
+    progress : bool
+        A bar with ETA; ``TQDM_DISABLE`` wins.
+
+    Returns
+    -------
+    GridResult
+        ``frame`` (the :func:`train_grid` table), ``parameters`` and ``resumed_from``.
     """
     alphas, base_lrs = check_values("alpha", alphas), check_values("base_lr", base_lrs)
     steps, log_every = check_count("steps", steps), check_count("log_every", log_every)
@@ -149,7 +204,11 @@ def _frame(cells, res, steps: list[int], degree: int) -> pd.DataFrame:
 def train_grid(model: nn.Module, train_set, test_set, *, alphas, base_lrs, steps: int, log_every: int = 1,
                batch_size: int | None = None, labels: str = "fixed", seed: int = 0, device=None, dtype=None,
                cache=None, **options) -> pd.DataFrame:
-    """Train every cell (α, η₀) of a grid by gradient descent, all cells together (§5).
+    r"""Train every cell (α, η₀) of a grid by gradient descent, all cells together (§5).
+
+    Cell (α, η₀) starts from α·θ₀ and runs full-batch gradient descent (no momentum) with
+    :math:`\eta = \eta_0\,\alpha^{2-L}`, which by Eq. 3 makes its updates those of the
+    unscaled network multiplied by α whenever the two share the softmax output p.
 
     Parameters
     ----------
@@ -157,9 +216,9 @@ def train_grid(model: nn.Module, train_set, test_set, *, alphas, base_lrs, steps
         θ₀, the *unscaled* (Kaiming-initialised) bias-free homogeneous network; cell (α, η₀) starts
         from α·θ₀. L = :func:`~goldilocks_core.models.homogeneity_degree` unless ``degree`` is given.
     train_set, test_set : Dataset or (inputs, targets) pair
+        The training data (the loss and its gradient) and the held-out data (``test_accuracy``).
     alphas, base_lrs : sequences of positive floats
-        The grid; cell (α, η₀) uses η = η₀·α^(2−L) (§5), which by Eq. 3 makes its updates those of the
-        unscaled network multiplied by α whenever the two share the softmax output p.
+        The grid; cell (α, η₀) uses η = η₀·α^(2−L) (§5).
     steps : int ≥ 1
         Number of updates (epochs for full-batch GD).
     log_every : int
@@ -185,6 +244,29 @@ def train_grid(model: nn.Module, train_set, test_set, *, alphas, base_lrs, steps
         θ_t before update t (train_* on the labels of step t; ``grad_norm`` and ``cos_neg_grad`` use
         the gradient of step t, the mini-batch one under SGD). A cell whose loss or parameters become
         non-finite has ``diverged=True`` and NaN metrics from that step on and stops updating.
+
+    Examples
+    --------
+    Twenty steps of gradient descent on three noisy rings at three scales α of a two-layer
+    network (L = 2, so η = η₀):
+
+    >>> import torch
+    >>> from goldilocks_core import data
+    >>> from goldilocks_core.models import mlp
+    >>> from goldilocks_core.training import train_grid
+    >>> model = mlp([2, 16, 3], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> train = data.load("circles", num_samples=60, dtype=torch.float64)
+    >>> test = data.load("circles", "test", num_samples=60, dtype=torch.float64)
+    >>> frame = train_grid(model, train, test, alphas=[0.1, 1.0, 10.0], base_lrs=[1.0],
+    ...                    steps=20, log_every=20, progress=False)
+    >>> print(frame[["alpha", "step", "train_loss", "train_accuracy"]].round(3).to_string(index=False))
+     alpha  step  train_loss  train_accuracy
+       0.1     0       1.098           0.317
+       0.1    20       1.088           0.350
+       1.0     0       1.170           0.317
+       1.0    20       1.041           0.350
+      10.0     0      46.566           0.317
+      10.0    20      12.115           0.383
     """
     return train_networks(model, train_set, test_set, alphas=alphas, base_lrs=base_lrs, steps=steps,
                           log_every=log_every, batch_size=batch_size, labels=labels, seed=seed, device=device,

@@ -13,7 +13,20 @@ METRICS = ("train_loss", "train_accuracy", "test_accuracy", "param_norm", "grad_
 
 
 def dot(a: dict, b: dict) -> torch.Tensor:
-    """⟨a_c, b_c⟩ per cell; ``b`` may be unstacked (one shared vector, e.g. θ₀)."""
+    """Compute ⟨a_c, b_c⟩ per cell; ``b`` may be unstacked (one shared vector, e.g. θ₀).
+
+    Parameters
+    ----------
+    a : dict of str to torch.Tensor
+        Stacked tensors, ``{name: C×shape}``.
+    b : dict of str to torch.Tensor
+        Stacked like ``a``, or unstacked ``{name: shape}``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (C,).
+    """
     total = 0.0
     for n, v in a.items():
         w = b[n]
@@ -23,11 +36,34 @@ def dot(a: dict, b: dict) -> torch.Tensor:
 
 
 def norm(a: dict) -> torch.Tensor:
+    """Compute the Euclidean norm ‖a_c‖ per cell.
+
+    Parameters
+    ----------
+    a : dict of str to torch.Tensor
+        Stacked tensors, ``{name: C×shape}``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (C,).
+    """
     return dot(a, a).sqrt()
 
 
 def finite(params: dict) -> torch.Tensor:
-    """True for the cells whose parameters are all finite."""
+    """Tell which cells have parameters that are all finite.
+
+    Parameters
+    ----------
+    params : dict of str to torch.Tensor
+        Stacked tensors, ``{name: C×shape}``.
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean, shape (C,).
+    """
     ok = None
     for v in params.values():
         f = torch.isfinite(v).flatten(1).all(1)
@@ -41,10 +77,32 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def step_metrics(params: dict, grads: dict, theta0: dict, logits: torch.Tensor, targets: torch.Tensor,
                  loss: torch.Tensor, test_logits: torch.Tensor, test_targets: torch.Tensor) -> dict:
-    """The :data:`METRICS` of every cell at θ_t, as float64 numpy arrays.
+    """Compute the :data:`METRICS` of every cell at θ_t, as float64 numpy arrays.
 
     cos_theta0 = cos(θ_t, θ₀) (scale-free, so θ₀ may be unscaled); cos_neg_grad = cos(θ_t, −g_t);
     zero_logit_fraction = share of samples whose K logits are all exactly 0.
+
+    Parameters
+    ----------
+    params, grads : dict of str to torch.Tensor
+        Stacked θ_t and g_t, ``{name: C×shape}``.
+    theta0 : dict of str to torch.Tensor
+        The unstacked θ₀.
+    logits : torch.Tensor
+        Training logits per cell, C×N×K.
+    targets : torch.Tensor
+        The training labels of step t.
+    loss : torch.Tensor
+        The training loss per cell, (C,).
+    test_logits : torch.Tensor
+        Test logits per cell, C×M×K.
+    test_targets : torch.Tensor
+        The test labels.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array of length C per name of :data:`METRICS`.
     """
     pn, gn = norm(params), norm(grads)
     n0 = sum(v.pow(2).sum() for v in theta0.values()).sqrt()

@@ -20,7 +20,22 @@ _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 @torch.no_grad()
 def penultimate_features(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 4096) -> np.ndarray:
-    """The input of ``model``'s last weight layer for every sample, flattened: an N×D float64 array."""
+    """Extract the input of ``model``'s last weight layer for every sample, flattened.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+    inputs : torch.Tensor
+        x, (N, …); cast to the model's device and dtype.
+    batch_size : int
+        Samples per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        N×D float64 features.
+    """
     last = [m for m in model.modules() if isinstance(m, _WEIGHT_LAYERS)]
     if not last:
         raise ValueError("the model has no weight layer")
@@ -38,7 +53,7 @@ def penultimate_features(model: nn.Module, inputs: torch.Tensor, *, batch_size: 
 
 def linear_probe(model: nn.Module, train_set, test_set, *, standardize: bool = True, max_iter: int = 1000,
                  C: float = 1.0, seed: int = 0) -> dict:
-    """Test accuracy of a logistic regression (scikit-learn) fitted on ``model``'s penultimate features.
+    """Fit a logistic regression (scikit-learn) on ``model``'s penultimate features and score it.
 
     Parameters
     ----------

@@ -27,7 +27,11 @@ def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float
                       degree: int | None = None,
                       chunk_size: int | None = None, tol: float = 1e-6, generator=0,
                       dtype: torch.dtype = torch.float64, lanczos_steps: int | None = None) -> pd.DataFrame:
-    """‖H(α, T)‖₂ at α·θ₀ for each α: a frame with columns ``alpha, sharpness``.
+    r"""Compute the sharpness ‖H(α, T)‖₂ at α·θ₀ for each α, as a frame with columns ``alpha, sharpness``.
+
+    ‖H‖₂ = max|λ| of the loss Hessian, evaluated through Eq. 5 at the unscaled θ₀
+    (:math:`H = \alpha^{-2}\beta^2 G^* + \alpha^{-2}\beta H^*`, :math:`\beta = \alpha^L/T`),
+    so α = 10³ stays finite.
 
     Parameters
     ----------
@@ -36,14 +40,28 @@ def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float
     train_set : Dataset or (inputs, targets) pair
         The data of the loss (the full training set for full-batch GD).
     alphas : sequence of positive floats
+        The scales α.
+    temperature : float
+        T of Eq. 1.
+    degree : int, optional
+        L (default: read from the model).
+    chunk_size : int, optional
+        Samples per Hessian-vector pass.
     tol : float
         ARPACK's relative accuracy of the Ritz value.
+    generator : int or torch.Generator
+        Seeds the Lanczos start vector.
     dtype : torch.dtype
         The Hessian products are computed in this precision (float64 by default).
     lanczos_steps : int, optional
         Instead of ARPACK to ``tol``, a fixed budget of this many Lanczos steps (one Hessian-vector
         product each): max |Ritz value|, a lower bound on ‖H‖₂ that is sharp when the top eigenvalue
         is well separated (the outliers of §3); for quick runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``alpha, sharpness``, one row per α.
     """
     alphas = check_values("alpha", alphas)
     L = resolve_degree(model, degree)
@@ -62,9 +80,25 @@ def initial_sharpness(model: nn.Module, train_set, alphas, *, temperature: float
 
 
 def admissibility(sharpness: pd.DataFrame, base_lrs, degree: int) -> pd.DataFrame:
-    """η·‖H‖₂ per cell (α, η₀): columns ``alpha, base_lr, lr, sharpness, lr_sharpness, admissible``.
+    r"""Compute η·‖H‖₂ per cell (α, η₀) and whether it is below 2 (Fig. 8, right).
 
-    ``admissible`` is η·‖H‖₂ < 2 (Fig. 8, right: cells above 2 are inadmissible).
+    Classical optimisation theory makes gradient descent on a quadratic converge for
+    :math:`\eta\lVert H\rVert_2 < 2`, with :math:`\eta = \eta_0\,\alpha^{2-L}`.
+
+    Parameters
+    ----------
+    sharpness : pandas.DataFrame
+        Columns ``alpha, sharpness`` (from :func:`initial_sharpness`).
+    base_lrs : sequence of positive floats
+        The base learning rates η₀.
+    degree : int
+        L, the homogeneity degree.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``alpha, base_lr, lr, sharpness, lr_sharpness, admissible``; ``admissible``
+        is η·‖H‖₂ < 2 (cells above 2 are inadmissible).
     """
     base_lrs = check_values("base_lr", base_lrs)
     rows = []

@@ -24,7 +24,22 @@ __all__ = ["stack_parameters", "cell_parameters", "StackedNetwork"]
 
 
 def stack_parameters(model: nn.Module, scales, *, device=None, dtype=None) -> dict[str, torch.Tensor]:
-    """``{name: C×shape}``: cell c holds scales[c]·θ for the model's trainable parameters θ."""
+    """Stack the model's trainable parameters per cell, cell c holding scales[c]·θ.
+
+    Parameters
+    ----------
+    model : nn.Module
+        θ, the unscaled network.
+    scales : sequence of float
+        One scale α per cell.
+    device, dtype
+        Of the stacked tensors (default: those of each parameter); scaled in float64 first.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``{name: C×shape}``.
+    """
     s = torch.as_tensor(list(scales), dtype=torch.float64)
     out = {}
     for name, p in model.named_parameters():
@@ -36,7 +51,20 @@ def stack_parameters(model: nn.Module, scales, *, device=None, dtype=None) -> di
 
 
 def cell_parameters(stacked: dict[str, torch.Tensor], c: int) -> dict[str, torch.Tensor]:
-    """The parameters of cell ``c`` of a stack."""
+    """Return the parameters of cell ``c`` of a stack.
+
+    Parameters
+    ----------
+    stacked : dict of str to torch.Tensor
+        ``{name: C×shape}``.
+    c : int
+        The cell index.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``{name: shape}`` views.
+    """
     return {n: v[c] for n, v in stacked.items()}
 
 
@@ -47,10 +75,24 @@ def _chunks(x: torch.Tensor, size: int | None):
 
 
 class StackedNetwork:
-    """The model as a pure function of stacked parameters; ``samples_per_pass`` bounds memory.
+    """Evaluate the model as a pure function of stacked parameters, all cells in one vmapped call.
 
     Gradients over a batch split into passes are accumulated (Σ over passes of the per-pass sums,
     divided by the batch size), so they equal the one-pass gradient up to rounding.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The architecture (its buffers are shared by all cells).
+    rule : {"softmax", "uniform"}
+        ``"softmax"``: the gradient of the mean cross-entropy (Eq. 1); ``"uniform"``: the
+        USO objective of App. E (Eq. 3 with p = 1/K).
+    temperature : float
+        T of Eq. 1.
+    samples_per_pass : int, optional
+        Bounds memory: samples per vmapped forward/backward.
+    device, dtype
+        Where the buffers are moved and the floating dtype they are cast to.
     """
 
     def __init__(self, model: nn.Module, *, rule: str = "softmax", temperature: float = 1.0,
@@ -76,7 +118,22 @@ class StackedNetwork:
         self._logits = vmap(logits, in_dims=(0, None))
 
     def gradient(self, params: dict, x: torch.Tensor, y: torch.Tensor):
-        """``(grads, value, logits)``: per cell ∇ of the rule's objective, its value (C,) and z (C×N×K)."""
+        """Compute per cell the gradient of the rule's objective, its value and the logits.
+
+        Parameters
+        ----------
+        params : dict of str to torch.Tensor
+            Stacked parameters ``{name: C×shape}``.
+        x : torch.Tensor
+            Inputs (N, …).
+        y : torch.Tensor
+            N integer labels.
+
+        Returns
+        -------
+        tuple
+            ``(grads, value, logits)``: ``{name: C×shape}``, shape (C,) and z (C×N×K).
+        """
         n = x.shape[0]
         grads, values, zs = None, 0.0, []
         for a, b in _chunks(x, self.samples_per_pass):
@@ -88,9 +145,35 @@ class StackedNetwork:
 
     @torch.no_grad()
     def logits(self, params: dict, x: torch.Tensor) -> torch.Tensor:
-        """z = f_θc(x) for every cell, C×N×K."""
+        """Compute z = f_θc(x) for every cell, without a graph.
+
+        Parameters
+        ----------
+        params : dict of str to torch.Tensor
+            Stacked parameters ``{name: C×shape}``.
+        x : torch.Tensor
+            Inputs (N, …).
+
+        Returns
+        -------
+        torch.Tensor
+            C×N×K.
+        """
         return torch.cat([self._logits(params, x[a:b]) for a, b in _chunks(x, self.samples_per_pass)], 1)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy at temperature T of each cell (Eq. 1), shape (C,)."""
+        """Compute the mean cross-entropy at temperature T of each cell (Eq. 1).
+
+        Parameters
+        ----------
+        logits : torch.Tensor
+            C×N×K.
+        y : torch.Tensor
+            N integer labels.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape (C,).
+        """
         return vmap(lambda z: cross_entropy(z, y, self.temperature))(logits)

@@ -18,10 +18,26 @@ def _rng(*words: int) -> np.random.Generator:
 
 
 class StepData:
-    """Inputs and targets of step t for full-batch GD (``batch_size=None``) or mini-batch SGD.
+    """Provide the inputs and targets of step t for full-batch GD or mini-batch SGD.
 
-    ``labels``: ``"fixed"`` the dataset's targets; ``"random"`` uniform random labels drawn once;
-    ``"redrawn"`` fresh uniform random labels at every step (the random-label experiment of §5).
+    Every draw depends only on ``seed`` and the step (or epoch), so all cells see the same
+    batches and labels and a resumed run continues the same sequence.
+
+    Parameters
+    ----------
+    inputs : torch.Tensor
+        The N training inputs.
+    targets : torch.Tensor
+        The N dataset labels.
+    num_classes : int
+        K.
+    labels : {"fixed", "random", "redrawn"}
+        ``"fixed"`` the dataset's targets; ``"random"`` uniform random labels drawn once;
+        ``"redrawn"`` fresh uniform random labels at every step (the random-label experiment of §5).
+    batch_size : int or None
+        ``None`` (or ≥ N) for full-batch GD, else the mini-batch size.
+    seed : int
+        Seeds the batches and labels.
     """
 
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, num_classes: int, *, labels: str,
@@ -37,13 +53,35 @@ class StepData:
         return torch.from_numpy(rng.integers(0, self.num_classes, self.n)).to(self.inputs.device)
 
     def targets(self, step: int) -> torch.Tensor:
-        """The labels of all N training samples at ``step``."""
+        """Return the labels of all N training samples at ``step``.
+
+        Parameters
+        ----------
+        step : int
+            The step t.
+
+        Returns
+        -------
+        torch.Tensor
+            N integer labels.
+        """
         if self.labels == "redrawn":
             return self._uniform_labels(_rng(self.seed, _REDRAWN_LABELS, step))
         return self._targets
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, y)`` the gradient of ``step`` is computed on: all N samples, or mini-batch t of its epoch."""
+        """Return the ``(x, y)`` of ``step``: all N samples, or mini-batch t of its epoch.
+
+        Parameters
+        ----------
+        step : int
+            The step t.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Inputs and labels.
+        """
         y = self.targets(step)
         if self.batch_size is None:
             return self.inputs, y

@@ -18,7 +18,20 @@ __all__ = ["train_uso", "train_uso_networks", "uso_snapshots"]
 
 def train_uso_networks(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, alphas=(1.0,),
                        **options) -> GridResult:
-    """:func:`train_uso`, also returning the final parameters of each cell."""
+    """Run :func:`train_uso`, also returning the final parameters of each cell.
+
+    Parameters
+    ----------
+    model, train_set, test_set, base_lrs, steps, alphas
+        As for :func:`train_uso`.
+    **options
+        Any other keyword of :func:`~goldilocks_core.training.grid.train_networks` except
+        ``rule`` (fixed to ``"uniform"``).
+
+    Returns
+    -------
+    GridResult
+    """
     if "rule" in options:
         raise ValueError("train_uso fixes rule='uniform'; use train_networks for other rules")
     return train_networks(model, train_set, test_set, alphas=alphas, base_lrs=base_lrs, steps=steps,
@@ -27,13 +40,18 @@ def train_uso_networks(model: nn.Module, train_set, test_set, *, base_lrs, steps
 
 def train_uso(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, alphas=(1.0,),
               **options) -> pd.DataFrame:
-    """Gradient descent of the USO model (App. E) over (α, η₀), with the columns of ``train_grid``.
+    r"""Train the USO model (App. E) by gradient descent over (α, η₀), with the columns of ``train_grid``.
+
+    The USO update replaces the softmax output p in Eq. 3 by the uniform 1/K:
+    :math:`\frac1N\sum_n\sum_k (1/K - 1\{y_n = k\})\,\partial z_{nk}/\partial\theta`.
 
     Parameters
     ----------
     model : nn.Module
         θ₀; the cell (α, η₀) starts from α·θ₀ with η = η₀·α^(2−L), exactly as in
         :func:`~goldilocks_core.training.train_grid`.
+    train_set, test_set : Dataset or (inputs, targets) pair
+        As for ``train_grid``.
     base_lrs, steps, alphas
         As in ``train_grid`` (α defaults to 1: the USO path of θ₀ itself).
     **options
@@ -51,11 +69,28 @@ def train_uso(model: nn.Module, train_set, test_set, *, base_lrs, steps: int, al
 
 
 def uso_snapshots(model: nn.Module, train_set, test_set, *, base_lr: float, snapshots, **options) -> dict:
-    """The USO parameters θ_t at each step t of ``snapshots`` (App. E, Fig. 11 right).
+    """Return the USO parameters θ_t at each step t of ``snapshots`` (App. E, Fig. 11 right).
 
     One USO run from θ₀ (α = 1, η = η₀), continued segment by segment: gradient descent has no
-    state besides θ, so θ_t equals that of a single run of t steps. Returns ``{t: {name: tensor}}``
-    (``t = 0`` is θ₀ itself).
+    state besides θ, so θ_t equals that of a single run of t steps.
+
+    Parameters
+    ----------
+    model : nn.Module
+        θ₀.
+    train_set, test_set : Dataset or (inputs, targets) pair
+        As for :func:`train_uso`.
+    base_lr : float
+        η₀ (= η at α = 1).
+    snapshots : iterable of int
+        Non-negative step numbers.
+    **options
+        Any other keyword of :func:`train_uso_networks`.
+
+    Returns
+    -------
+    dict
+        ``{t: {name: tensor}}`` (``t = 0`` is θ₀ itself).
     """
     steps = sorted({int(s) for s in snapshots})
     if not steps or steps[0] < 0:
