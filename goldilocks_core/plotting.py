@@ -24,7 +24,7 @@ COLORS = {
 
 
 def _inline_in_notebooks() -> None:
-    """Inside a Jupyter kernel, draw figures inline even when MPLBACKEND=Agg is set (CI sets it)."""
+    """Inside a Jupyter kernel, draw figures inline (even when MPLBACKEND=Agg is set) as 2× PNGs."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with the book extra
@@ -32,6 +32,9 @@ def _inline_in_notebooks() -> None:
     shell = get_ipython()
     if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
         shell.run_line_magic("matplotlib", "inline")
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")  # 2× PNGs, displayed at their 1× size
 
 
 def set_style() -> None:
