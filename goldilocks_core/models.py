@@ -5,6 +5,10 @@ weight layers (:func:`homogeneity_degree`): all layers are bias-free, the only
 nonlinearity is ReLU (positively homogeneous of degree 1) and pooling is average
 pooling (linear). Weights are initialised Kaiming-normal (fan_in, gain √2) on every
 layer, the last included, as in the authors' code.
+
+``activation="tanh"`` (for Fort & Ganguli's Fig. 1, which compares ReLU and tanh networks) swaps
+every ReLU for a tanh and keeps everything else, the Kaiming draw included; such a network is not
+homogeneous and :func:`homogeneity_degree` refuses it.
 """
 from __future__ import annotations
 
@@ -29,8 +33,10 @@ __all__ = [
     "homogeneity_error",
     "resolve_degree",
     "inverse_temperature",
+    "ACTIVATIONS",
 ]
 
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # Modules that keep a network positively homogeneous of degree 1 (or 0 weight layers).
 _HOMOGENEOUS_PASS_THROUGH = (
@@ -74,6 +80,12 @@ def kaiming_init_(model: nn.Module, *, generator: torch.Generator | None = None)
     return model
 
 
+def _activation(name: str) -> type[nn.Module]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
 def _finish(model: nn.Module, generator, dtype) -> nn.Sequential:
     if dtype is not None:
         model = model.to(dtype)
@@ -85,6 +97,7 @@ def mlp(
     *,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
+    activation: str = "relu",
 ) -> nn.Sequential:
     r"""Build a bias-free ReLU multilayer perceptron ``widths[0] → … → widths[-1]``.
 
@@ -99,12 +112,15 @@ def mlp(
         Source of randomness of the Kaiming initialisation (:func:`kaiming_init_`).
     dtype : torch.dtype, optional
         Parameter dtype (default: torch's default dtype).
+    activation : str
+        ``"relu"`` (default) or ``"tanh"`` (then the network is not homogeneous).
 
     Returns
     -------
     nn.Sequential
-        ``Flatten, Linear, ReLU, …, Linear``.
+        ``Flatten, Linear, ReLU (or Tanh), …, Linear``.
     """
+    act = _activation(activation)
     widths = [int(w) for w in widths]
     if len(widths) < 2 or any(w <= 0 for w in widths):
         raise ValueError(f"mlp needs at least two positive widths, got {widths}")
@@ -112,7 +128,7 @@ def mlp(
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(a, b, bias=False))
         if i < len(widths) - 2:
-            layers.append(nn.ReLU())
+            layers.append(act())
     return _finish(nn.Sequential(*layers), generator, dtype)
 
 
@@ -122,6 +138,7 @@ def lenet_300_100(
     *,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
+    activation: str = "relu",
 ) -> nn.Sequential:
     """Build LeNet-300-100: ``in_features``-300-100-``num_classes``, bias-free, with L = 3.
 
@@ -133,14 +150,14 @@ def lenet_300_100(
         Input size D (inputs are flattened).
     num_classes : int
         K, the number of logits.
-    generator, dtype
+    generator, dtype, activation
         As for :func:`mlp`.
 
     Returns
     -------
     nn.Sequential
     """
-    return mlp([in_features, 300, 100, num_classes], generator=generator, dtype=dtype)
+    return mlp([in_features, 300, 100, num_classes], generator=generator, dtype=dtype, activation=activation)
 
 
 def lenet5(
@@ -150,6 +167,7 @@ def lenet5(
     *,
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
+    activation: str = "relu",
 ) -> nn.Sequential:
     """Build a bias-free LeNet-5 with average pooling and no padding, with L = 5.
 
@@ -167,26 +185,29 @@ def lenet5(
         K, the number of logits.
     generator, dtype
         As for :func:`mlp`.
+    activation : str
+        ``"relu"`` or ``"tanh"`` (every ReLU replaced).
 
     Returns
     -------
     nn.Sequential
     """
+    act = _activation(activation)
     side = ((image_size - 4) // 2 - 4) // 2
     if side < 1:
         raise ValueError(f"lenet5 needs image_size ≥ 16, got {image_size}")
     model = nn.Sequential(
         nn.Conv2d(in_channels, 6, 5, bias=False),
-        nn.ReLU(),
+        act(),
         nn.AvgPool2d(2),
         nn.Conv2d(6, 16, 5, bias=False),
-        nn.ReLU(),
+        act(),
         nn.AvgPool2d(2),
         nn.Flatten(),
         nn.Linear(16 * side * side, 120, bias=False),
-        nn.ReLU(),
+        act(),
         nn.Linear(120, 84, bias=False),
-        nn.ReLU(),
+        act(),
         nn.Linear(84, num_classes, bias=False),
     )
     return _finish(model, generator, dtype)

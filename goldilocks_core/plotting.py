@@ -250,7 +250,8 @@ def eigenvector_row(images, alphas, sample, *, cosines=None, sample_title: str =
 
 __all__ += [
     "eq8_vs_alpha", "curvature_vs_dimension", "gamma_vs_entropy", "gradient_cosines",
-    "gradient_vs_prior", "init_statistics", "fort_ganguli_panels", "expected_g_spectrum", "expected_g_spectra", "gamma_limits", "gamma_plateau",
+    "gradient_vs_prior", "init_statistics", "expected_g_spectrum", "expected_g_spectra", "gamma_limits",
+    "gamma_plateau",
 ]
 
 _MODEL_COLORS = {"eq8": "#264653", "eq8_P": "#9c6644", "pink": "#f4a6c8", "red": "#c1121f"}
@@ -397,47 +398,6 @@ def init_statistics(df, *, axes=None):
         ax.set_xlabel("mean softmax entropy (nats)")
         ax.set_ylabel(label)
     axes[-1].figure.colorbar(sc, ax=list(axes), label="positive curvature", shrink=0.85)
-    return axes[0].figure
-
-
-def fort_ganguli_panels(out, *, axes=None):
-    """Fort & Ganguli's four properties in their random model (their Figs. 5–8), 2 × 2 panels.
-
-    ``out``: :func:`goldilocks_core.experiments.fort_ganguli.fort_ganguli_properties` with a sweep.
-    """
-    if axes is None:
-        _, axes = plt.subplots(2, 2, figsize=(9.0, 6.4))
-    axes = np.asarray(axes).reshape(-1)
-    lam = out["eigenvalues"]
-    ax = axes[0]
-    bins = np.linspace(0, lam.max() * 1.02, 80)
-    ax.hist(lam, bins=bins, color=COLORS["hessian"])
-    ax.axvline(out["noise_top"], color=COLORS["h_term"], ls="--", lw=1, label="top of the noise term")
-    ax.set_yscale("log")
-    ax.set_xlabel("Hessian eigenvalue")
-    ax.set_ylabel("count")
-    ax.set_title(f"(1) bulk + {out['num_outliers']} outliers", fontsize=10)
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    cos2 = out["overlaps"]
-    idx = np.arange(1, len(cos2) + 1)
-    ax.scatter(idx, cos2, s=6, color=COLORS["hessian"], label=r"$\cos^2(g, v_i)$")
-    ax.plot(idx, np.cumsum(cos2), color=COLORS["g_term"], label="cumulative")
-    ax.set_xscale("log")
-    ax.set_xlabel("eigenvector index $i$ (by eigenvalue)")
-    ax.set_title(f"(2) {100 * out['power_top_k']:.0f}% of $\\Vert g\\Vert^2$ in the top {out['top_k']}", fontsize=10)
-    ax.legend(fontsize=8)
-    sweep = out["sweep"]
-    ax = axes[2]
-    ax.plot(sweep["sigma_z"], sweep["top_eigenvalue"], "o-", ms=3, color=COLORS["hessian"])
-    log_alpha_axis(ax, r"logit scale $\sigma_z$ ($\sigma_c$ growing)")
-    ax.set_ylabel(r"$\lambda_{\max}(H)$")
-    ax.set_title("(3) the top eigenvalue rises, then falls", fontsize=10)
-    ax = axes[3]
-    ax.plot(sweep["sigma_z"], sweep["positive_curvature"], "o-", ms=3, color=COLORS["g_term"])
-    log_alpha_axis(ax, r"logit scale $\sigma_z$")
-    ax.set_ylabel(r"$\mathrm{Tr}(H)/\Vert H\Vert_F$")
-    ax.set_title("(4) positive curvature falls with $\\sigma_z$", fontsize=10)
     return axes[0].figure
 
 
@@ -910,3 +870,106 @@ def probe_zero_figure(f12):
         ax.set_title(title, fontsize=9)
     axes[1].legend(fontsize=8)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Related work: Fort & Ganguli (2019), the random logit model
+# (data from goldilocks_core.experiments.fort_ganguli)
+
+__all__ += ["fort_ganguli_clustering", "fort_ganguli_spectrum", "fort_ganguli_sweep"]
+
+# their Fig. 1: green q^SLSC, red q^SL, blue q^DL
+_Q_COLORS = {"q_slsc": "#2a9d4f", "q_sl": "#c1121f", "q_dl": "#1f5fa8"}
+_Q_LABELS = {"q_slsc": "$q^{SLSC}$", "q_sl": "$q^{SL}$", "q_dl": "$q^{DL}$"}
+
+
+def fort_ganguli_clustering(table, *, axes=None):
+    """F&G Fig. 1: q^SLSC, q^SL, q^DL per network and activation, at initialisation and trained.
+
+    ``table``: :func:`goldilocks_core.experiments.fort_ganguli.fig1`. One panel per stage.
+    """
+    stages = list(dict.fromkeys(table["stage"]))
+    if axes is None:
+        _, axes = plt.subplots(len(stages), 1, figsize=(7.8, 2.2 * len(stages) + 0.6), sharex=True,
+                               sharey=True, squeeze=False)
+        axes = axes[:, 0]
+    for ax, stage in zip(axes, stages):
+        sub = table[table["stage"] == stage]
+        labels = [f"{n.split(',')[0]}\n{a}" for n, a in zip(sub["network"], sub["activation"])]
+        x = np.arange(len(sub))
+        for i, col in enumerate(_Q_COLORS):
+            ax.bar(x + (i - 1) * 0.27, sub[col], width=0.27, color=_Q_COLORS[col], label=_Q_LABELS[col])
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(x, labels)
+        ax.set_ylabel("mean cosine")
+        ax.set_title("at initialisation" if stage == "init" else stage, fontsize=11)
+    axes[0].legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return axes[0].figure
+
+
+def fort_ganguli_spectrum(props, *, axes=None):
+    """F&G Figs. 5–6 at one draw: the Hessian spectrum (bulk + outliers) and the squared cosines
+    between the gradient and the Hessian eigenvectors, with their cumulative sum.
+
+    ``props``: :func:`goldilocks_core.experiments.fort_ganguli.fort_ganguli_properties`.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(7.8, 3.2))
+    lam = np.asarray(props["eigenvalues"])
+    ax = axes[0]
+    ax.hist(lam, bins=np.linspace(0, lam.max() * 1.02, 80), color=COLORS["hessian"])
+    ax.axvline(props["noise_top"], color=COLORS["h_term"], ls="--", lw=1.2, label="top of the noise term")
+    ax.set_yscale("log")
+    ax.set_xlabel("Hessian eigenvalue")
+    ax.set_ylabel("count")
+    ax.legend(fontsize=9.5)
+    ax = axes[1]
+    cos2 = np.asarray(props["overlaps"])
+    idx = np.arange(1, len(cos2) + 1)
+    ax.scatter(idx, cos2, s=7, color=COLORS["hessian"], label=r"$\cos^2(g, v_i)$")
+    ax.plot(idx, np.cumsum(cos2), color=COLORS["g_term"], lw=1.6, label="cumulative")
+    ax.axvline(props["top_k"], color=COLORS["reference"], ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("eigenvector $i$ (by eigenvalue)")
+    ax.legend(fontsize=9.5, loc="center right")
+    return axes[0].figure
+
+
+def fort_ganguli_sweep(out, *, axes=None):
+    """F&G Figs. 7–8 along the σ_z sweep: λ_max for a family of laws σ_c ∝ σ_z^a (the chosen a
+    thick), and Tr(H)/‖H‖_F of the model against Eq. 7 and Eq. 8, in full space and on random
+    hyperplanes.
+
+    ``out``: :func:`goldilocks_core.experiments.fort_ganguli.model_figures`.
+    """
+    sweep, coupled, chosen = out["sweep"], out["coupled"], out["power"]
+    projected = "positive_curvature_projected" in sweep
+    if axes is None:
+        _, axes = plt.subplots(1, 3 if projected else 2, figsize=(7.8, 3.1))
+    ax = axes[0]
+    powers = sorted(coupled["power"].unique())
+    cmap = matplotlib.colormaps["viridis"]
+    for i, a in enumerate(powers):
+        sub = coupled[coupled["power"] == a]
+        main = np.isclose(a, chosen)
+        ax.plot(sub["sigma_z"], sub["top_eigenvalue"], lw=2.4 if main else 1.2, ls="-" if main else "--",
+                color="black" if main else cmap(i / max(len(powers) - 1, 1)), label=f"a = {a:.2g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\sigma_z$")
+    ax.set_ylabel(r"$\lambda_{\max}(H)$")
+    ax.legend(fontsize=9, title=r"$\sigma_c \propto \sigma_z^a$", title_fontsize=9)
+    panels = [("", "full space")] + ([("_projected", "random hyperplanes")] if projected else [])
+    for ax, (suffix, title) in zip(axes[1:], panels):
+        ax.plot(sweep["sigma_z"], sweep["positive_curvature" + suffix], "o-", ms=3.5, color=COLORS["hessian"],
+                label="model")
+        ax.plot(sweep["sigma_z"], sweep["eq7_curvature" + suffix], ":", lw=1.8, color=COLORS["g_term"],
+                label="Eq. 7")
+        ax.plot(sweep["sigma_z"], sweep["eq8_curvature" + suffix], "--", lw=1.5, color=COLORS["h_term"],
+                label="Eq. 8")
+        ax.set_xscale("log")
+        ax.set_xlabel(r"$\sigma_z$")
+        ax.set_title(title, fontsize=10.5)
+    axes[1].set_ylabel(r"$\mathrm{Tr}(H)/\Vert H\Vert_F$")
+    axes[1].legend(fontsize=9)
+    return axes[0].figure

@@ -9,7 +9,6 @@ import torch
 from goldilocks_core import data
 from goldilocks_core.curvature import sweep
 from goldilocks_core.experiments import expected_g as EG
-from goldilocks_core.experiments import fort_ganguli as FG
 from goldilocks_core.experiments import g_term_curvature as GC
 from goldilocks_core.experiments import gradients as GR
 from goldilocks_core.experiments import initialisations as IN
@@ -272,22 +271,6 @@ def test_init_statistics_and_rank_correlations():
         IN.rank_correlations(df, ["loss"])
 
 
-# ------------------------------------------------------------------ Fort & Ganguli
-def test_fort_ganguli_properties_small():
-    out = FG.fort_ganguli_properties(n_samples=80, n_classes=5, dim=300, sigma_z=5.0, seed=2,
-                                    sweep_sigma_z=[0.01, 1.0, 100.0])
-    assert out["num_outliers"] == 4  # C − 1: P̄ has rank C − 1
-    assert out["eigenvalues"][0] >= out["eigenvalues"][-1]
-    assert np.sum(out["overlaps"]) == pytest.approx(1.0)
-    assert out["clustering"].q_sl == pytest.approx(out["q_sl_predicted"], abs=0.05)
-    assert 0.5 < out["power_top_k"] <= 1.0
-    power = FG.fort_ganguli_power([2, 3], n_samples=80, n_classes=5, dim=300, sigma_z=5.0)
-    assert power[0] == pytest.approx(out["power_top_k"], rel=1e-12) and power[1] != power[0]
-    sw = out["sweep"]
-    assert len(sw) == 3 and sw["top_eigenvalue"].iloc[1] > sw["top_eigenvalue"].iloc[2]
-    assert sw["positive_curvature"].iloc[0] > sw["positive_curvature"].iloc[2]
-
-
 def test_clustering_on_a_random_subspace_approximates_the_full_space(tiny):
     """q^SLSC, q^SL, q^DL (F&G Eq. 11–13) of JR on a 200-dim subspace vs the full Jacobian."""
     from goldilocks_core.random_logit import logit_gradient_clustering
@@ -369,11 +352,9 @@ def test_paper_profile_code_path_on_a_cifar_shaped_stand_in(tmp_path, monkeypatc
 
     from goldilocks_core import plotting
 
-    fg = FG.fort_ganguli_properties(n_samples=30, n_classes=4, dim=60, sweep_sigma_z=[0.1, 1.0, 10.0])
     figures = [plotting.eq8_vs_alpha(curves), plotting.curvature_vs_dimension(dims),
                plotting.gamma_vs_entropy(g_curves, g_avg), plotting.gradient_cosines(pairs),
                plotting.gradient_vs_prior(df5, summary), plotting.init_statistics(d6),
-               plotting.fort_ganguli_panels(fg),
                plotting.expected_g_spectrum(np.arange(5.0, 0, -1), np.arange(5.0, 0, -1)),
                plotting.gamma_limits(EG.gamma_limit_table([2, 3], [1e-3, 1e-2], 4))]
     assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)

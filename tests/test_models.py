@@ -112,3 +112,32 @@ def test_homogeneity_error_detects_violations():
     assert max(errors.values()) < 1e-13
     wrong = models.homogeneity_error(model, x, [10.0], degree=3)  # the true degree is 2
     assert wrong[10.0] > 0.5
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda **kw: models.mlp([12, 7, 4], **kw), (3, 12)),
+    (lambda **kw: models.lenet_300_100(12, 4, **kw), (3, 12)),
+    (lambda **kw: models.lenet5(1, 16, 4, **kw), (3, 1, 16, 16)),
+])
+def test_tanh_activation_swaps_every_relu_and_keeps_the_draw(make, shape):
+    relu = make(generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    tanh = make(generator=torch.Generator().manual_seed(3), dtype=torch.float64, activation="tanh")
+    kinds = lambda net: [type(m).__name__ for m in net]  # noqa: E731
+    assert kinds(tanh) == [k.replace("ReLU", "Tanh") for k in kinds(relu)] and "Tanh" in kinds(tanh)
+    for a, b in zip(relu.parameters(), tanh.parameters()):
+        assert torch.equal(a, b)
+    x = torch.randn(*shape, dtype=torch.float64)
+    assert not torch.allclose(relu(x), tanh(x))
+    with pytest.raises(ValueError, match="not known to be positively homogeneous"):
+        models.homogeneity_degree(tanh)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        make(activation="gelu")
+
+
+def test_build_model_reads_the_activation():
+    from goldilocks_core.experiments.setup import build_model
+
+    net = build_model({"arch": "mlp", "widths": [6, 5, 3], "activation": "tanh"}, in_shape=(6,), num_classes=3)
+    assert any(isinstance(m, nn.Tanh) for m in net)
+    assert not any(isinstance(m, nn.Tanh) for m in build_model({"arch": "mlp", "widths": [6, 5, 3]},
+                                                                 in_shape=(6,), num_classes=3))

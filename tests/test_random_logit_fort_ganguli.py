@@ -60,7 +60,8 @@ def test_sweep_non_monotonic_top_eigenvalue_and_falling_curvature():
     sz = np.logspace(-3, 3, 13)
     df = m.sweep_sigma_z(sz, growing_sigma_c(sz, m.sigma_c), top_k=10)
     assert list(df.columns) == ["sigma_z", "sigma_c", "sigma_e", "top_eigenvalue", "positive_curvature",
-                                "mean_top_probability", "mean_entropy", "gradient_power_top_k"]
+                                "eq7_curvature", "eq8_curvature", "mean_top_probability", "mean_entropy",
+                                "gradient_power_top_k"]
     np.testing.assert_allclose(df.sigma_e / df.sigma_c, 0.7)  # σ_c/σ_E kept constant
     top = df.top_eigenvalue.to_numpy()
     peak = int(np.argmax(top))
@@ -77,9 +78,55 @@ def test_sweep_non_monotonic_top_eigenvalue_and_falling_curvature():
     assert df.positive_curvature[i] == pytest.approx(one.positive_curvature(), rel=1e-9)
     assert df.gradient_power_top_k[i] == pytest.approx(cos2[:10].sum().item(), rel=1e-9)
     assert df.mean_top_probability[i] == pytest.approx(one.mean_top_probability(), rel=1e-12)
-    # chunking does not change the result
-    small = m.sweep_sigma_z(sz[6:10], growing_sigma_c(sz[6:10], m.sigma_c), max_elements=1)
+    # a sub-sweep gives the same rows (the Gram matrices of the draws are shared)
+    small = m.sweep_sigma_z(sz[6:10], growing_sigma_c(sz[6:10], m.sigma_c))
     np.testing.assert_allclose(small.top_eigenvalue, df.top_eigenvalue[6:10], rtol=1e-10)
+
+
+def test_sweep_matches_dense_hessians_on_hyperplanes_and_eq7():
+    """Every column of the Gram-matrix sweep against the dense D × D construction."""
+    from goldilocks_core.random_logit import expected_g_curvature, expected_g_term_from_means
+
+    m = RandomLogitModel(40, 4, 30, sigma_z=1.0, sigma_c=0.3, sigma_e=0.2, accuracy=0.9,
+                         generator=torch.Generator().manual_seed(5))
+    bases = torch.linalg.qr(torch.randn(3, 30, 6, dtype=DT, generator=torch.Generator().manual_seed(6)))[0]
+    sz = np.array([0.0, 0.5, 4.0, 60.0])
+    df = m.sweep_sigma_z(sz, [0.3, 0.2, 0.4, 0.5], top_k=3, bases=bases)
+    for i, z in enumerate(sz):
+        one = m.with_scales(z, df.sigma_c[i], df.sigma_e[i])
+        h, p = one.hessian(), one.probabilities()
+        lam, cos2 = one.gradient_overlaps()
+        assert df.top_eigenvalue[i] == pytest.approx(lam[0].item(), rel=1e-9)
+        assert df.gradient_power_top_k[i] == pytest.approx(cos2[:3].sum().item(), rel=1e-9)
+        assert df.positive_curvature[i] == pytest.approx(positive_curvature_of(h).item(), rel=1e-10)
+        e7 = expected_g_term_from_means(p, one.class_means, one.sigma_e**2)
+        assert df.eq7_curvature[i] == pytest.approx(positive_curvature_of(e7).item(), rel=1e-10)
+        assert df.eq8_curvature[i] == pytest.approx(expected_g_curvature(p, one.sigma_c**2, one.sigma_e**2, 30).item())
+        proj = positive_curvature_of(bases.transpose(1, 2) @ h @ bases).mean()
+        assert df.positive_curvature_projected[i] == pytest.approx(proj.item(), rel=1e-10)
+        e7r = torch.stack([positive_curvature_of(expected_g_term_from_means(p, one.class_means @ r, one.sigma_e**2))
+                           for r in bases]).mean()
+        assert df.eq7_curvature_projected[i] == pytest.approx(e7r.item(), rel=1e-10)
+        assert df.eq8_curvature_projected[i] == pytest.approx(
+            expected_g_curvature(p, one.sigma_c**2, one.sigma_e**2, 6).item())
+    with pytest.raises(ValueError, match="bases"):
+        m.sweep_sigma_z([1.0], bases=torch.zeros(29, 6, dtype=DT))
+    with pytest.raises(ValueError, match="top_k"):
+        m.sweep_sigma_z([1.0], top_k=4 * 41)
+
+
+def test_growing_sigma_c_passes_through_their_setting():
+    z = np.array([0.0, 1.5, 15.0, 150.0])
+    sc = growing_sigma_c(z, 0.03)
+    assert sc[2] == pytest.approx(0.03) and sc[0] == 0 and np.all(np.diff(sc) > 0)
+    assert sc[3] / sc[2] == pytest.approx(10**0.25)
+    np.testing.assert_allclose(growing_sigma_c(z, 0.03, power=0.0), 0.03)
+    assert growing_sigma_c([2.0], 1.0, sigma_z_ref=2.0, power=3.0)[0] == pytest.approx(1.0)
+    for bad in ({"power": -0.5}, {"sigma_z_ref": 0.0}):
+        with pytest.raises(ValueError):
+            growing_sigma_c(z, 0.03, **bad)
+    with pytest.raises(ValueError):
+        growing_sigma_c([-1.0], 0.03)
 
 
 def test_model_pieces():

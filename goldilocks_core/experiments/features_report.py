@@ -27,7 +27,6 @@ __all__ = [
     "claims_fig4",
     "claims_fig5",
     "claims_fig6",
-    "claims_fort_ganguli",
     "claims_appendix_b",
     "claims_appendix_c",
 ]
@@ -199,44 +198,6 @@ def claims_fig6(rho: pd.DataFrame) -> list[C.Claim]:
                             here=f"Spearman ρ = {C.fmt(value, 2)}", holds=C.at_least(sign * value, RHO_MIN),
                             criterion=f"{'+' if sign > 0 else '−'}ρ ≥ {RHO_MIN}"))
     return rows
-
-
-def claims_fort_ganguli(fg: Mapping[str, Any], powers: Sequence[float], seeds: pd.DataFrame,
-                        num_classes: int) -> list[C.Claim]:
-    """Fort & Ganguli (2019): the random model's four properties and the clustering of the
-    real network's logit gradients (q^SLSC > q^SL ≫ |q^DL|)."""
-    sw = fg["sweep"]
-    peak = int(np.argmax(sw["top_eigenvalue"].to_numpy()))
-    pc = sw["positive_curvature"].to_numpy()
-    big = sw["sigma_z"].to_numpy() >= 1
-    falls = bool(pc[-1] < pc[0] and (np.diff(pc[big]) <= 1e-9).all())
-    power = float(np.mean(powers))
-    q = fg["clustering"]
-    ordered = bool(((seeds["q_slsc"] > seeds["q_sl"]) & (seeds["q_sl"] > 5 * seeds["q_dl"].abs())).all())
-    return [
-        C.check("mean top probability at σ_z = 15", source="F&G §4", paper="0.94",
-                here=C.fmt(fg["mean_top_probability"], 2), holds=C.within(fg["mean_top_probability"], 0.94,
-                                                                          atol=0.02), criterion="within 0.02"),
-        C.check("q^SL = SNR/(SNR + 1)", source="F&G §4", paper=f"{C.fmt(fg['q_sl_predicted'], 2)}",
-                here=C.fmt(q.q_sl, 3), holds=C.within(q.q_sl, fg["q_sl_predicted"], atol=0.02),
-                criterion="within 0.02"),
-        C.check("bulk plus C − 1 outliers", source="F&G Fig. 5", paper=f"{num_classes - 1} outliers",
-                here=f"{fg['num_outliers']} outliers", holds=fg["num_outliers"] == num_classes - 1,
-                criterion="eigenvalues above the noise term's largest = C − 1"),
-        C.check("gradient power in the top C eigenvectors", source="F&G Fig. 6", paper="71 %",
-                here=f"{C.fmt(100 * power, 2)} % (mean of {len(powers)} draws)",
-                holds=C.within(power, 0.71, atol=0.10), criterion="within 10 percentage points"),
-        C.check("top eigenvalue rises then falls with σ_z", source="F&G Fig. 7", paper="rises, then falls",
-                here=f"peak at σ_z = {C.fmt(sw['sigma_z'].iloc[peak])}", holds=0 < peak < len(sw) - 1,
-                criterion="peak strictly inside the sweep"),
-        C.check("Tr(H)/‖H‖_F falls with σ_z", source="F&G Fig. 8", paper="falls",
-                here=f"{C.fmt(pc[0])} → {C.fmt(pc[-1])}", holds=falls,
-                criterion="non-increasing for σ_z ≥ 1, last < first"),
-        C.check("logit gradients cluster: q^SLSC > q^SL ≫ |q^DL| (real network)", source="F&G §3",
-                paper="q^SLSC ≳ q^SL ≫ q^DL ≈ 0",
-                here=f"q^SL = {C.fmt(seeds['q_sl'].median(), 2)}, q^DL = {C.fmt(seeds['q_dl'].median(), 1)}",
-                holds=ordered, criterion="q^SLSC > q^SL > 5 |q^DL| for every seed"),
-    ]
 
 
 # ------------------------------------------------------------------------- App. B and C

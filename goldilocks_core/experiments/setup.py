@@ -91,18 +91,23 @@ def source_identity(spec: dict, split: str = "train") -> str:
 
 def build_model(spec: dict, *, in_shape: tuple[int, ...], num_classes: int, seed: int = 0,
                 dtype=torch.float64, device="cpu") -> nn.Module:
-    """A Kaiming-initialised bias-free network for ``spec["arch"]`` (seeded)."""
+    """A Kaiming-initialised bias-free network for ``spec["arch"]`` (seeded).
+
+    ``spec["activation"]`` (optional): ``"relu"`` (default) or ``"tanh"``.
+    """
     arch = spec.get("arch")
+    act = spec.get("activation", "relu")
     g = torch.Generator().manual_seed(seed)
     if arch == "mlp":
         widths = list(spec.get("widths") or [int(torch.tensor(in_shape).prod()), 300, 100, num_classes])
-        net = models.mlp(widths, generator=g, dtype=dtype)
+        net = models.mlp(widths, generator=g, dtype=dtype, activation=act)
     elif arch == "lenet_300_100":
-        net = models.lenet_300_100(int(torch.tensor(in_shape).prod()), num_classes, generator=g, dtype=dtype)
+        net = models.lenet_300_100(int(torch.tensor(in_shape).prod()), num_classes, generator=g, dtype=dtype,
+                                   activation=act)
     elif arch == "lenet5":
         if len(in_shape) != 3:
             raise ValueError(f"lenet5 needs image inputs C×H×W, got sample shape {in_shape}")
-        net = models.lenet5(in_shape[0], in_shape[-1], num_classes, generator=g, dtype=dtype)
+        net = models.lenet5(in_shape[0], in_shape[-1], num_classes, generator=g, dtype=dtype, activation=act)
     else:
         raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHS)}")
     return net.to(device)

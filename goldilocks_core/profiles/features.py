@@ -1,4 +1,5 @@
-"""Chapter 4, "Features of the Goldilocks zone" (Eq. 7-9, Fig. 3-6, Fort & Ganguli)."""
+"""Chapter 4, "Features of the Goldilocks zone" (Eq. 7-9, Fig. 3-6). Fort & Ganguli's random
+model has its own chapter (:mod:`goldilocks_core.profiles.fort_ganguli`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,6 @@ _QUICK = {
     "prior_subset_size": 300,
     "inits_setting": {**subset(LENET5_FASHION32, 250), "name": "LeNet-5, Fashion-MNIST 32×32"},
     "num_inits": 24,
-    "fg_sweep_sigma_z": tuple(alpha_grid(-3.0, 2.0, 0.5)),
-    "fg_num_seeds": 5,
     "cache": False,
 }
 
@@ -46,8 +45,6 @@ _OFFLINE = {
     "inits_setting": {"name": "MLP 64-100-100-10, 200 digits", "arch": "mlp", "dataset": "digits",
                       "widths": [64, 100, 100, 10], "num_samples": 200},
     "num_inits": 100,
-    "fg_sweep_sigma_z": tuple(alpha_grid(-3.0, 2.0, 0.5)),
-    "fg_num_seeds": 5,
     "cache": False,
 }
 
@@ -80,9 +77,4 @@ class Features(ChapterSettings):
     inits_setting: dict = dataclasses.field(
         default_factory=lambda: {**LENET5_CIFAR10, "name": "LeNet-5, 3,000 CIFAR-10 images", "num_samples": 3000})
     num_inits: int = 2000
-    fg_setting: dict = dataclasses.field(default_factory=lambda: {
-        "n_samples": 300, "n_classes": 10, "dim": 1000, "sigma_z": 15.0, "accuracy": 0.95})
-    fg_sweep_sigma_z: tuple = tuple(alpha_grid(-3.0, 2.0, 0.25))
-    fg_sigma_c_power: float = 0.25
-    fg_num_seeds: int = 20
     cache: bool = True

@@ -6,9 +6,11 @@
 * :mod:`.expected_gradient` — the expected gradient Σ_k c_k(Q̂_k − Q_k) and its norm (Eq. 9);
 * :mod:`.sigmas` — σ_c², σ_e² from (projected) logit gradients JR, and JR itself;
 * :mod:`.clustering` — q^SLSC, q^SL, q^DL (Fort & Ganguli 2019, Eq. 11–13);
+* :mod:`.logit_gram` — the Gram matrix of a network's logit gradients over all its parameters;
 * :mod:`.fort_ganguli_2019` — :class:`RandomLogitModel` (Fort & Ganguli 2019, §3–4).
 """
-from .clustering import LogitGradientClustering, logit_gradient_clustering
+from .clustering import LogitGradientClustering, clustering_from_gram, logit_gradient_clustering
+from .logit_gram import gram_statistics, logit_gradient_gram
 from .expected_g_term import (
     ExpectedGSpectrum,
     expected_g_curvature,
@@ -55,6 +57,9 @@ __all__ = [
     "positive_curvature_of",
     "logit_gradient_clustering",
     "LogitGradientClustering",
+    "clustering_from_gram",
+    "logit_gradient_gram",
+    "gram_statistics",
     "RandomLogitModel",
     "growing_sigma_c",
     "FORT_GANGULI_SETTING",

@@ -20,7 +20,7 @@ import torch
 
 from .sigmas import check_jacobian, check_labels
 
-__all__ = ["LogitGradientClustering", "logit_gradient_clustering"]
+__all__ = ["LogitGradientClustering", "logit_gradient_clustering", "clustering_from_gram"]
 
 
 class LogitGradientClustering(NamedTuple):
@@ -92,3 +92,53 @@ def logit_gradient_clustering(projected_jacobian, labels) -> LogitGradientCluste
         return float(x.mean()) if x.numel() else float("nan")
 
     return LogitGradientClustering(nanmean(q_slsc_k), nanmean(q_sl_k), nanmean(q_dl_kl))
+
+
+def clustering_from_gram(gram, labels) -> LogitGradientClustering:
+    """q^SLSC, q^SL and q^DL (F&G Eq. 11–13) from the Gram matrix of the logit gradients.
+
+    Parameters
+    ----------
+    gram : array-like (N, K, N, K)
+        Θ[μ, k, ν, l] = ⟨∂z_k^μ/∂θ, ∂z_l^ν/∂θ⟩, e.g.
+        :func:`~goldilocks_core.random_logit.logit_gram.logit_gradient_gram`.
+    labels : N integers in [0, K)
+
+    Returns
+    -------
+    LogitGradientClustering
+        The same numbers as :func:`logit_gradient_clustering` on the Jacobian itself (zero
+        gradients left out of the pairs; nan where no pair exists).
+    """
+    g = torch.as_tensor(gram, dtype=torch.float64)
+    if g.ndim != 4 or g.shape[:2] != g.shape[2:] or g.shape[0] < 2 or g.shape[1] < 2:
+        raise ValueError(f"gram must be N × K × N × K with N ≥ 2, K ≥ 2, got shape {tuple(g.shape)}")
+    if not torch.isfinite(g).all():
+        raise ValueError("gram has non-finite entries")
+    n, k = g.shape[:2]
+    y = check_labels(labels, n, k)
+    norms = torch.einsum("nknk->nk", g).clamp_min(0).sqrt()  # (N, K)
+    present = norms > 0
+    inv = torch.where(present, 1.0 / torch.where(present, norms, torch.ones_like(norms)), torch.zeros_like(norms))
+    cos = g * inv[:, :, None, None] * inv[None, None, :, :]  # zero rows/columns for zero gradients
+    off = ~torch.eye(n, dtype=torch.bool)  # μ ≠ ν
+    pf = present.to(torch.float64)
+    # Σ_{μ≠ν} cos(g_k^μ, g_l^ν) and the number of such pairs with both gradients non-zero
+    sums = torch.einsum("mknl,mn->kl", cos, off.to(torch.float64))
+    counts = pf.sum(0)
+    pairs = counts[:, None] * counts[None, :] - pf.T @ pf
+    same = torch.where(pairs.diagonal() > 0, sums.diagonal() / pairs.diagonal().clamp_min(1), torch.nan)
+    offdiag = ~torch.eye(k, dtype=torch.bool)
+    dl = torch.where(pairs[offdiag] > 0, sums[offdiag] / pairs[offdiag].clamp_min(1), torch.nan)
+    onehot = torch.nn.functional.one_hot(y, k).to(torch.float64) * pf  # μ labelled k, g_k^μ ≠ 0
+    diag_cos = torch.einsum("mknk->mnk", cos)  # (N, N, K): cos(g_k^μ, g_k^ν)
+    class_sums = torch.einsum("mnk,mk,nk,mn->k", diag_cos, onehot, onehot, off.to(torch.float64))
+    class_counts = onehot.sum(0)
+    class_pairs = class_counts * (class_counts - 1)
+    slsc = torch.where(class_pairs > 0, class_sums / class_pairs.clamp_min(1), torch.nan)
+
+    def nanmean(x: torch.Tensor) -> float:
+        x = x[~torch.isnan(x)]
+        return float(x.mean()) if x.numel() else float("nan")
+
+    return LogitGradientClustering(nanmean(slsc), nanmean(same), nanmean(dl))

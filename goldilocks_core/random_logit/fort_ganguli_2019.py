@@ -72,31 +72,40 @@ def _check_scale(name: str, value) -> float:
     return x
 
 
-def growing_sigma_c(sigma_z, sigma_c0: float, power: float = 0.25) -> np.ndarray:
-    """Compute σ_c(σ_z) = σ_c0 (1 + σ_z)^power: mean logit gradients that grow along with the logits.
+def growing_sigma_c(sigma_z, sigma_c_ref: float, *, sigma_z_ref: float = 15.0, power: float = 0.25) -> np.ndarray:
+    """σ_c(σ_z) = σ_c,ref (σ_z/σ_z,ref)^power: mean logit gradients that grow with the logits.
 
-    Fort & Ganguli grow σ_c monotonically with σ_z (training time, their Fig. 4) without giving
-    a law; any growth slower than the ~1/σ_z decay of P̄'s top eigenvalue at large σ_z gives
-    their rise-then-fall of λ_max (Fig. 7). ``power=0.25`` (σ_c² ∝ √σ_z at large σ_z) does.
+    Fort & Ganguli (their Fig. 7 and §5.2) grow σ_c "monotonically" with σ_z, "as observed in real
+    neural networks in Fig. 4", at fixed σ_c/σ_E; they state no law. A power law is the simplest
+    monotone one; it is anchored at their own setting, so that the sweep passes through the model
+    of their Figs. 5–6 (σ_c = 1/√D at σ_z = 15). ``power`` is a choice, not theirs: since the top
+    eigenvalue of P̄ decays like 1/σ_z once the softmax freezes, the top Hessian eigenvalue
+    (∝ σ_c²) rises then falls for any power < 1/2 and keeps rising for power > 1/2.
 
     Parameters
     ----------
-    sigma_z : float or array-like
-        σ_z ≥ 0.
-    sigma_c0 : float
-        σ_c at σ_z = 0.
-    power : float
-        The growth exponent.
+    sigma_z : array-like of finite values ≥ 0
+        Logit scales.
+    sigma_c_ref : float ≥ 0
+        σ_c at ``sigma_z_ref``.
+    sigma_z_ref : float > 0
+        The anchor (their σ_z = 15).
+    power : float ≥ 0
+        The exponent (0: σ_c constant).
 
     Returns
     -------
     numpy.ndarray
-        The shape of ``sigma_z``.
+        σ_c for each σ_z (float64).
     """
     z = np.asarray(sigma_z, dtype=np.float64)
     if not np.all(np.isfinite(z)) or np.any(z < 0):
         raise ValueError("sigma_z must be finite and ≥ 0")
-    return _check_scale("sigma_c0", sigma_c0) * (1.0 + z) ** float(power)
+    ref = _check_scale("sigma_z_ref", sigma_z_ref)
+    if ref == 0:
+        raise ValueError("sigma_z_ref must be > 0")
+    a = _check_scale("power", power)
+    return _check_scale("sigma_c_ref", sigma_c_ref) * (z / ref) ** a
 
 
 class RandomLogitModel:
@@ -343,6 +352,13 @@ class RandomLogitModel:
         return self.clustering().q_dl
 
     # --------------------------------------------------------------- sweep
+    def _unit_grams(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gram matrices of the unit draws, (C×C, C×NC, NC×NC): zc zcᵀ, zc zeᵀ, ze zeᵀ (cached)."""
+        if getattr(self, "_grams", None) is None:
+            ze = self._ze.reshape(-1, self.dim)
+            self._grams = (self._zc @ self._zc.T, self._zc @ ze.T, ze @ ze.T)
+        return self._grams
+
     def sweep_sigma_z(
         self,
         sigma_z: Sequence[float],
@@ -350,33 +366,49 @@ class RandomLogitModel:
         sigma_e: Sequence[float] | None = None,
         *,
         top_k: int | None = None,
-        max_elements: int = 2**25,
+        bases: torch.Tensor | None = None,
     ) -> pd.DataFrame:
-        """Tabulate Hessian statistics along a sweep of σ_z on the same draws (F&G Fig. 7–8).
-
-        Vectorised over sweep values, in chunks of at most ``max_elements`` entries of the N·C·D
-        noise factor.
+        """Hessian statistics along a sweep of σ_z on the same draws (F&G Figs. 7–8).
 
         Parameters
         ----------
-        sigma_z : sequence of float
-            Values ≥ 0.
-        sigma_c : sequence of float, optional
-            One value per σ_z (e.g. :func:`growing_sigma_c`) or ``None`` for the model's σ_c.
-        sigma_e : sequence of float, optional
-            Likewise, ``None`` keeping σ_E/σ_c at the model's ratio (F&G keep σ_c/σ_E constant).
+        sigma_z : sequence of finite values ≥ 0
+            Logit scales.
+        sigma_c : sequence, optional
+            One σ_c per σ_z (e.g. :func:`growing_sigma_c`); ``None``: the model's σ_c.
+        sigma_e : sequence, optional
+            One σ_E per σ_z; ``None`` keeps σ_E/σ_c at the model's ratio (F&G keep σ_c/σ_E
+            constant).
         top_k : int, optional
-            Also report the fraction of gradient power in the top-k eigenvectors (needs
-            eigenvectors: slower).
-        max_elements : int
-            Memory bound per chunk.
+            Also report the fraction of ‖g‖² in the top-k Hessian eigenvectors (Fig. 6).
+        bases : tensor (B, D, d) or (D, d), optional
+            Orthonormal bases of random d-dimensional hyperplanes: also report the mean over
+            the B bases of Tr(RᵀHR)/‖RᵀHR‖_F (F&G §4 (4), "a random d = 10 dimensional
+            hyperplane"), of the same for E_E RᵀHR (Eq. 7 with the projected class means Rᵀc_k),
+            and Eq. 8 with that d.
 
         Returns
         -------
         pandas.DataFrame
-            One row per σ_z: ``sigma_z, sigma_c, sigma_e, top_eigenvalue, positive_curvature,
-            mean_top_probability, mean_entropy`` and, with ``top_k``, ``gradient_power_top_k``.
+            One row per σ_z: ``sigma_z, sigma_c, sigma_e, top_eigenvalue, positive_curvature``
+            (Tr(H)/‖H‖_F of Eq. 16), ``eq7_curvature`` (the same for E_E H = Σ c_k P̄_kl c_lᵀ +
+            σ_E² Tr(P̄) I, this draw's c_k with the residuals averaged out: Eq. 7 of
+            Vysogorets et al.), ``eq8_curvature`` (their Eq. 8 with d = D: orthogonal c_k of
+            equal length), ``mean_top_probability``, ``mean_entropy``; with ``top_k``,
+            ``gradient_power_top_k``; with ``bases``, ``positive_curvature_projected``,
+            ``eq7_curvature_projected`` and ``eq8_curvature_projected``.
+
+        Notes
+        -----
+        H = FᵀF with F = [σ_c S zc; (σ_E/√N) B(p^μ) ze^μ] ((C + NC) × D, SᵀS = P̄, BᵀB = A(p)), so
+        Tr H and ‖H‖_F are those of the small Gram matrix FFᵀ = T K Tᵀ, K the Gram matrix of the
+        unit draws (computed once), T block-diagonal; the top eigenvalues come from Lanczos
+        (ARPACK, to machine precision) on FFᵀ. H itself (D × D) is never formed.
         """
+        from scipy.sparse.linalg import eigsh
+
+        from .expected_g_term import expected_g_curvature
+
         z = as_float_tensor(sigma_z, "sigma_z").to(self.dtype).reshape(-1)
         if z.numel() == 0 or not torch.isfinite(z).all() or (z < 0).any():
             raise ValueError("sigma_z must be a non-empty sequence of finite values ≥ 0")
@@ -394,38 +426,80 @@ class RandomLogitModel:
                 raise ValueError(f"{name} must have one finite value ≥ 0 per sigma_z ({z.numel()})")
         if top_k is not None:
             top_k = _check_count("top_k", top_k, 1)
-
+            if top_k >= self.n_classes * (self.n_samples + 1):
+                raise ValueError(f"top_k must be < C(N + 1) = {self.n_classes * (self.n_samples + 1)}")
         n, c, d = self.n_samples, self.n_classes, self.dim
+        if bases is not None:
+            r = as_float_tensor(bases, "bases").to(self.dtype)
+            r = r[None] if r.ndim == 2 else r
+            if r.ndim != 3 or r.shape[1] != d or not (c <= r.shape[2] <= d):
+                raise ValueError(f"bases must be (B, D, d) or (D, d) with D = {d} and C ≤ d ≤ D, "
+                                 f"got shape {tuple(r.shape)}")
+            zc_r = self._zc @ r  # (B, C, d)
+            ze_r = torch.einsum("nkD,bDe->bnke", self._ze, r)  # (B, N, C, d)
+        k_cc, k_ce, k_ee = self._unit_grams()
+        k_ce = k_ce.reshape(c, n, c)
+        k_ee = k_ee.reshape(n, c, n, c)
         onehot = torch.nn.functional.one_hot(self.labels, c).to(self.dtype)
-        chunk = max(1, int(max_elements) // (n * c * d))
-        rows: dict[str, list] = {k: [] for k in ("top_eigenvalue", "positive_curvature", "mean_top_probability", "mean_entropy")}
-        if top_k is not None:
-            rows["gradient_power_top_k"] = []
-        for start in range(0, z.numel(), chunk):
-            zs, cs, es = z[start : start + chunk], sc[start : start + chunk], se[start : start + chunk]
-            logp = torch.log_softmax(zs[:, None, None] * self._zeta, dim=-1)  # (S, N, C)
+        rows = []
+        for zs, cs, es in zip(z.tolist(), sc.tolist(), se.tolist()):
+            logp = torch.log_softmax(zs * self._zeta, dim=-1)  # (N, C)
             p = logp.exp()
-            factors = _factor(p)  # (S, N, C, C)
-            stacked = factors.reshape(len(zs), n * c, c)
-            p_bar = stacked.transpose(1, 2) @ stacked / n
-            lam, vec = torch.linalg.eigh(0.5 * (p_bar + p_bar.transpose(1, 2)))
-            signal = (vec * lam.clamp_min(0).sqrt()[:, None, :]).transpose(1, 2) @ self._zc  # (S, C, D)
-            noise = (factors @ self._ze).reshape(len(zs), n * c, d)  # (S, N·C, D)
-            h = (cs**2)[:, None, None] * (signal.transpose(1, 2) @ signal)
-            h = h + (es**2 / n)[:, None, None] * (noise.transpose(1, 2) @ noise)
-            h = 0.5 * (h + h.transpose(1, 2))
-            rows["positive_curvature"].append(positive_curvature_of(h))
-            rows["mean_top_probability"].append(p.amax(-1).mean(-1))
-            rows["mean_entropy"].append(-(p * logp).sum(-1).mean(-1))
-            if top_k is None:
-                rows["top_eigenvalue"].append(torch.linalg.eigvalsh(h)[:, -1])
+            b = _factor(p)  # (N, C, C), BᵀB = A(p)
+            p_bar = torch.einsum("nkc,nkd->cd", b, b) / n
+            lam, vec = torch.linalg.eigh(0.5 * (p_bar + p_bar.T))
+            root = (vec * lam.clamp_min(0).sqrt()).T  # (C, C), rootᵀroot = P̄
+            a_s, b_s = cs, es / math.sqrt(n)
+            g_cc = a_s**2 * root @ k_cc @ root.T
+            g_ce = a_s * b_s * torch.einsum("ij,jnl,nkl->ink", root, k_ce, b).reshape(c, n * c)
+            half = torch.einsum("mkl,mlnq->mknq", b, k_ee)
+            g_ee = b_s**2 * torch.einsum("mknq,njq->mknj", half, b).reshape(n * c, n * c)
+            gram = torch.cat([torch.cat([g_cc, g_ce], 1), torch.cat([g_ce.T, g_ee], 1)], 0)
+            gram = 0.5 * (gram + gram.T)
+            row = {"sigma_z": zs, "sigma_c": cs, "sigma_e": es}
+            row["positive_curvature"] = float(positive_curvature_of(gram))
+            k = 1 if top_k is None else top_k
+            arr = gram.numpy()
+            if not np.any(arr):
+                top_vals, top_vecs = np.zeros(k), np.zeros((arr.shape[0], k))
             else:
-                hl, hv = torch.linalg.eigh(h)
-                rows["top_eigenvalue"].append(hl[:, -1])
-                delta = p - onehot  # (S, N, C)
-                g = cs[:, None] * (delta.mean(1) @ self._zc) + es[:, None] * torch.einsum("snk,nkd->sd", delta, self._ze) / n
-                proj = torch.einsum("sde,sd->se", hv[:, :, -top_k:], g)
-                rows["gradient_power_top_k"].append((proj**2).sum(-1) / (g**2).sum(-1))
-        out = {"sigma_z": z.numpy(), "sigma_c": sc.numpy(), "sigma_e": se.numpy()}
-        out.update({k: torch.cat(v).numpy() for k, v in rows.items()})
-        return pd.DataFrame(out)
+                top_vals, top_vecs = eigsh(arr, k=k, which="LA", tol=0, v0=np.ones(arr.shape[0]))
+            order = np.argsort(top_vals)[::-1]
+            top_vals, top_vecs = top_vals[order], top_vecs[:, order]
+            row["top_eigenvalue"] = float(max(top_vals[0], 0.0))
+            # E_E H: Σ c_k P̄_kl c_lᵀ + σ_E² Tr(P̄) I (Eq. 7 with this draw's class means)
+            t_bar = float(p_bar.trace())
+            sig = g_cc  # the non-zero block of Σ c P̄ cᵀ in Gram form: same trace and Frobenius norm
+            trace = float(sig.trace()) + d * es**2 * t_bar
+            fro2 = float((sig**2).sum()) + 2 * es**2 * t_bar * float(sig.trace()) + d * es**4 * t_bar**2
+            row["eq7_curvature"] = trace / math.sqrt(fro2) if fro2 > 0 else 0.0
+            row["eq8_curvature"] = float(expected_g_curvature(p, cs**2, es**2, d))
+            row["mean_top_probability"] = float(p.amax(-1).mean())
+            row["mean_entropy"] = float(-(p * logp).sum(-1).mean())
+            if top_k is not None:
+                delta = p - onehot
+                g = cs * (delta.mean(0) @ self._zc) + es * torch.einsum("nk,nkd->d", delta, self._ze) / n
+                fg = torch.cat([a_s * root @ (self._zc @ g), b_s * (b @ (self._ze @ g)[..., None])[..., 0].reshape(-1)])
+                proj = top_vecs.T @ fg.numpy()
+                power = np.where(top_vals > 0, proj**2 / np.where(top_vals > 0, top_vals, 1.0), 0.0)
+                gg = float(g @ g)
+                row["gradient_power_top_k"] = float(power.sum() / gg) if gg > 0 else float("nan")
+            if bases is not None:
+                f_r = torch.cat([a_s * root @ zc_r, b_s * (b @ ze_r).reshape(r.shape[0], n * c, -1)], 1)
+                m = f_r.transpose(1, 2) @ f_r
+                row["positive_curvature_projected"] = float(positive_curvature_of(0.5 * (m + m.transpose(1, 2))).mean())
+                sig_r = a_s**2 * root @ (zc_r @ zc_r.transpose(1, 2)) @ root.T  # (B, C, C)
+                tr_r = sig_r.diagonal(dim1=-2, dim2=-1).sum(-1)
+                dim_r = r.shape[2]
+                fro_r = (sig_r**2).sum((-2, -1)) + 2 * es**2 * t_bar * tr_r + dim_r * es**4 * t_bar**2
+                pc_r = (tr_r + dim_r * es**2 * t_bar) / fro_r.clamp_min(1e-300).sqrt()
+                row["eq7_curvature_projected"] = float(torch.where(fro_r > 0, pc_r, 0.0).mean())
+                row["eq8_curvature_projected"] = float(expected_g_curvature(p, cs**2, es**2, dim_r))
+            rows.append(row)
+        columns = ["sigma_z", "sigma_c", "sigma_e", "top_eigenvalue", "positive_curvature", "eq7_curvature",
+                   "eq8_curvature", "mean_top_probability", "mean_entropy"]
+        if top_k is not None:
+            columns.append("gradient_power_top_k")
+        if bases is not None:
+            columns += ["positive_curvature_projected", "eq7_curvature_projected", "eq8_curvature_projected"]
+        return pd.DataFrame(rows, columns=columns)
