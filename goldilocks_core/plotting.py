@@ -919,7 +919,7 @@ def subspace_training_figure(final, radii, zone, *, chance: float):
               (axes[1, 0], protocols[-1], "sphere", r"(c) spheres, $\eta_0\alpha^{2-L}$")]
     for ax, protocol, surface, title in panels:
         sub = final[(final["protocol"] == protocol) & (final["surface"] == surface)]
-        for d in dims:
+        for d in sorted(set(sub["dim"])):
             g = sub[sub["dim"] == d].sort_values("radius")
             color = matplotlib.colors.to_rgba(_SURFACE_COLORS[surface], shades[d])
             ax.plot(g["radius"], g["test_accuracy"], "o-", color=color, ms=4, label=f"d = {d}")
@@ -930,7 +930,7 @@ def subspace_training_figure(final, radii, zone, *, chance: float):
         ax.set_ylabel("final test accuracy")
         ax.set_ylim(0, None)
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="best")
     ax = axes[1, 1]
     planes = final[(final["protocol"] == protocols[0]) & (final["surface"] == "hyperplane")]
     for d in dims:

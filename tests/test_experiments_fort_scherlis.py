@@ -155,19 +155,19 @@ def offline_tiny():
 def test_offline_profile_path(offline_tiny):
     cfg, curv, runs = offline_tiny
     assert len(curv) == 2 * 5 * 2 and set(curv["surface"]) == {"hyperplane", "sphere"}
-    assert curv[["pc", "lc", "loss", "entropy", "shift"]].notna().all().all()  # no NaN at r = 1000 r_K
+    assert curv[["pc", "lc", "trace", "lmax", "loss", "entropy", "shift"]].notna().all().all()  # no NaN at r = 1000 r_K
     assert np.isfinite(curv["pc"]).all() and curv["lc"].between(0, 1).all()
     assert set(curv.attrs["radii"]) == {"xavier", "kaiming"} and curv.attrs["degree"] == 3
     plane = curv[curv["surface"] == "hyperplane"].reset_index(drop=True)
     sphere = curv[curv["surface"] == "sphere"].reset_index(drop=True)
     assert np.allclose(plane["radius"], sphere["radius"]) and np.allclose(plane["loss"], sphere["loss"])
     assert runs["protocol"].nunique() == 2
-    assert len(fs.final_accuracies(runs)) == (2 * 3 * 2) + (3 * 2)
+    assert len(fs.final_accuracies(runs)) == (2 * 3 * 2) + 3
     ok = rep.success_table(runs, (0.5 * runs.attrs["radii"]["kaiming"], 2 * runs.attrs["radii"]["kaiming"]))
     best = ok.groupby("dim")["test_accuracy"].transform("max")
     assert np.allclose(ok["bar"], 0.1 + 0.5 * (best - 0.1)) and ok["success"].dtype == bool
     table = rep.accuracy_table(ok)
-    assert table.shape == (6, 3) and max(len(line) for line in repr(table).splitlines()) <= 100
+    assert table.shape == (5, 3) and max(len(line) for line in repr(table).splitlines()) <= 100
     rows = rep.claims_rows(curv, runs, cfg)
     assert len(rows) == 8 and all(r.verdict in claims.VERDICTS for r in rows)
     assert all(len(r.here) < 100 for r in rows)
@@ -176,7 +176,9 @@ def test_offline_profile_path(offline_tiny):
     summary = rep.curvature_summary(curv, cfg)
     assert all(isinstance(v, float) and math.isfinite(v) for v in summary.values())
     assert summary["zone_lo"] <= summary["peak_radius"] <= summary["zone_hi"]
-    assert set(rep.training_summary(ok)) == {"best_d2", "bar_d2", "best_d6", "bar_d6", "diverged"}
+    t = rep.training_summary(ok)
+    assert set(t) == {"diverged", "d_min", "best_dmin", "bar_dmin", "d_max", "best_dmax", "bar_dmax"}
+    assert (t["d_min"], t["d_max"]) == (2, 6)
     data = rep.curvature_figure_data(curv, cfg)
     assert set(data["curves"]) == {(s, m) for s in ("hyperplane", "sphere") for m in ("pc", "lc")}
 
@@ -187,7 +189,7 @@ def synthetic(pc_plane, pc_sphere, ratios, *, lc=None, entropy=None):
         for i, q in enumerate(ratios):
             for surface, pc in (("hyperplane", pc_plane[i]), ("sphere", pc_sphere[i])):
                 rows.append({"seed": seed, "ratio": q, "radius": 10.0 * q, "alpha": q, "surface": surface, "pc": pc,
-                             "lc": (lc or [0.5] * len(ratios))[i], "loss": 1.0, "trace": 1.0,
+                             "lc": (lc or [0.5] * len(ratios))[i], "loss": 1.0, "trace": 1.0, "lmax": 1.0,
                              "entropy": (entropy or [0.5] * len(ratios))[i], "shift": 0.0})
     df = pd.DataFrame(rows)
     df.attrs.update(radii={"xavier": 9.0, "kaiming": 10.0}, num_samples=10, num_params=5, degree=3)
@@ -247,6 +249,6 @@ def test_figures_draw_from_the_offline_path(offline_tiny):
     fig = plotting.radius_curvature_figure(**data)
     assert len(fig.axes) == 4
     plt.close(fig)
-    fig = plotting.subspace_training_figure(fs.final_accuracies(runs), data["radii"], data["zone"], chance=0.1)
+    fig = plotting.subspace_training_figure(**rep.training_figure_data(runs, data["zone"]))
     assert len(fig.axes) == 4
     plt.close(fig)

@@ -33,7 +33,7 @@ from torch import nn
 from torch.func import functional_call, jvp
 
 from .. import data
-from ..curvature import local_convexity, positive_curvature, sweep_decompositions
+from ..curvature import lambda_max, local_convexity, positive_curvature, sweep_decompositions
 from ..devices import resolve_device
 from ..losses import cross_entropy, log_probabilities
 from ..models import resolve_degree
@@ -47,9 +47,9 @@ __all__ = ["BASIS_SEED_OFFSET", "SURFACE_PROTOCOLS", "init_radii", "radial_slope
            "subspace_runs", "final_accuracies"]
 
 BASIS_SEED_OFFSET = 7_000  # the tangent basis of seed s is drawn with seed BASIS_SEED_OFFSET + s
-# the two training protocols: (name, surfaces, learning-rate rule)
-SURFACE_PROTOCOLS = (("fixed η (Fort & Scherlis)", ("hyperplane", "sphere"), "fixed"),
-                     ("η₀·α^(2−L) (Vysogorets et al.)", ("sphere",), "scaled"))
+# the two training protocols: (name, surfaces, learning-rate rule, subspace dims: "all" or the largest)
+SURFACE_PROTOCOLS = (("fixed η (Fort & Scherlis)", ("hyperplane", "sphere"), "fixed", "all"),
+                     ("η₀·α^(2−L) (Vysogorets et al.)", ("sphere",), "scaled", "largest"))
 
 
 def init_radii(model: nn.Module) -> dict[str, float]:
@@ -211,8 +211,8 @@ def curvature_seed(spec: Mapping[str, Any], seed: int, *, ratios, subspace_dim: 
     -------
     pandas.DataFrame
         One row per (radius, surface): ``seed, ratio, radius, alpha`` (= r/‖θ_K‖), ``surface``,
-        ``pc`` (Tr/‖·‖_F), ``lc`` (fraction of positive eigenvalues), ``trace`` (Tr of the d×d
-        Hessian), ``loss``, ``entropy`` (mean softmax entropy / log K) and ``shift`` (θ·∇ℓ/r², the
+        ``pc`` (Tr/‖·‖_F), ``lc`` (fraction of positive eigenvalues), ``trace`` and ``lmax`` (Tr and
+        largest eigenvalue of the d×d Hessian), ``loss``, ``entropy`` (mean softmax entropy / log K) and ``shift`` (θ·∇ℓ/r², the
         sphere's shift of (S)).
     """
     s = _setting(spec, seed, torch.float64, device)
@@ -236,7 +236,7 @@ def curvature_seed(spec: Mapping[str, Any], seed: int, *, ratios, subspace_dim: 
             rows.append({"seed": seed, "ratio": q, "radius": r, "alpha": a, "surface": surface,
                          "pc": float(positive_curvature(M)),
                          "lc": float(local_convexity(M, precision=dec.precision)),
-                         "trace": float(torch.trace(M)), "loss": dec.loss, "entropy": dec.mean_entropy / log_k,
+                         "trace": float(torch.trace(M)), "lmax": float(lambda_max(M)), "loss": dec.loss, "entropy": dec.mean_entropy / log_k,
                          "shift": slope / r**2})
     out = pd.DataFrame(rows)
     out.attrs.update(num_samples=int(s.inputs.shape[0]), num_params=s.num_params, degree=L)
@@ -309,7 +309,7 @@ def subspace_runs(cfg: Mapping[str, Any]) -> pd.DataFrame:
     Reads ``train_model`` (network and training subset), ``test_num_samples``, ``train_ratios``
     (radii / expected Kaiming radius), ``train_dims``, ``steps``, ``batch_size``, ``base_lr`` (η₀),
     ``seed``, optional ``train_dtype`` (float32), ``device``, ``progress``. Both protocols use the
-    same θ̂, the same tangent basis and the same batches.
+    same θ̂, the same tangent basis and the same batches; the scaled rule runs the largest d only.
 
     Returns
     -------
@@ -328,9 +328,10 @@ def subspace_runs(cfg: Mapping[str, Any]) -> pd.DataFrame:
                           generator=torch.Generator().manual_seed(BASIS_SEED_OFFSET + seed))
     ratios = [float(q) for q in cfg["train_ratios"]]
     frames = []
-    for name, surfaces, rule in SURFACE_PROTOCOLS:
+    dims = tuple(int(d) for d in cfg["train_dims"])
+    for name, surfaces, rule, which in SURFACE_PROTOCOLS:
         res = train_subspace(model, train, test, radii=[q * radii["kaiming"] for q in ratios],
-                             dims=tuple(cfg["train_dims"]), base_lr=float(cfg["base_lr"]), steps=int(cfg["steps"]),
+                             dims=dims if which == "all" else (max(dims),), base_lr=float(cfg["base_lr"]), steps=int(cfg["steps"]),
                              surfaces=surfaces, lr_rules=(rule,), basis=basis,
                              batch_size=cfg.get("batch_size"), seed=seed, device=device,
                              progress=bool(cfg.get("progress", True)))

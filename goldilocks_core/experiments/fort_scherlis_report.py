@@ -20,7 +20,7 @@ import pandas as pd
 from .. import claims
 from .fort_scherlis import SURFACE_PROTOCOLS, final_accuracies, mean_curves, peak_radius, zone_interval
 
-__all__ = ["curvature_figure_data", "curvature_summary", "training_summary", "PEAK_MIN", "END_FRACTION", "LC_MARGIN", "AGREEMENT_MIN", "ENTROPY_PEAK_MIN", "ENTROPY_END_MAX",
+__all__ = ["curvature_figure_data", "training_figure_data", "curvature_summary", "training_summary", "PEAK_MIN", "END_FRACTION", "LC_MARGIN", "AGREEMENT_MIN", "ENTROPY_PEAK_MIN", "ENTROPY_END_MAX",
            "substitutions", "setup_table", "meets_zone", "success_table", "accuracy_table", "claims_rows"]
 
 PEAK_MIN = 1.0  # the peak of Tr/‖·‖_F at least that of a rank-one PSD matrix
@@ -30,7 +30,7 @@ AGREEMENT_MIN = 0.8  # share of cells where "succeeds" equals "meets the zone"
 ENTROPY_PEAK_MIN = 0.5  # mean softmax entropy / log K at the peak (a low-confidence network)
 ENTROPY_END_MAX = 0.1  # … and at the largest radius (a saturated softmax)
 
-FIXED, SCALED = (name for name, _, _ in SURFACE_PROTOCOLS)
+FIXED, SCALED = (name for name, *_ in SURFACE_PROTOCOLS)
 
 
 def substitutions(cfg: Mapping[str, Any]) -> pd.DataFrame:
@@ -72,29 +72,45 @@ def curvature_figure_data(curv: pd.DataFrame, cfg: Mapping[str, Any]) -> dict:
             "zone": zone_interval(curv, fraction=float(cfg["zone_fraction"]))}
 
 
+def training_figure_data(runs: pd.DataFrame, zone: tuple[float, float]) -> dict:
+    """Keyword arguments of :func:`goldilocks_core.plotting.subspace_training_figure`."""
+    return {"final": final_accuracies(runs), "radii": runs.attrs["radii"], "zone": zone,
+            "chance": 1.0 / int(runs.attrs["num_classes"])}
+
+
 def curvature_summary(curv: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
-    """Numbers the text quotes (4 significant digits): the zone's edges, the peaks on both surfaces, and
-    at the Kaiming radius the hyperplane's Tr(H_d) against the sphere's shift −d·θ·∇ℓ/r² (seed means)."""
+    """Numbers the text quotes (4 significant digits): the zone's edges, the peaks on both surfaces; at
+    the Kaiming radius the hyperplane's Tr(H_d) against the sphere's shift −d·θ·∇ℓ/r² and the mean
+    softmax entropy / log K; η₀·λ_max(H_d) there and at the next training radius; the entropy at the
+    smallest training radius (seed means)."""
     lo, hi = zone_interval(curv, fraction=float(cfg["zone_fraction"]))
     r_peak, pc_peak = peak_radius(curv, "hyperplane")
     s_peak, s_value = peak_radius(curv, "sphere")
-    plane = curv[curv["surface"] == "hyperplane"].groupby("ratio")[["radius", "trace", "shift", "entropy"]].mean()
-    at_k = plane.iloc[int(np.argmin(np.abs(np.log(plane.index.to_numpy()))))]
-    d = int(cfg["subspace_dim"])
+    plane = curv[curv["surface"] == "hyperplane"].groupby("ratio")[["trace", "lmax", "shift", "entropy"]].mean()
+    log_q = np.log(plane.index.to_numpy())
+    at_k = plane.iloc[int(np.argmin(np.abs(log_q)))]
+    ratios = sorted(float(q) for q in cfg["train_ratios"])
+    above = next((q for q in ratios if q > 1.0 + 1e-9), max(ratios))
+    at_next = plane.iloc[int(np.argmin(np.abs(log_q - np.log(above))))]
+    at_small = plane.iloc[int(np.argmin(np.abs(log_q - np.log(ratios[0]))))]
+    d, lr = int(cfg["subspace_dim"]), float(cfg["base_lr"])
     out = {"zone_lo": lo, "zone_hi": hi, "peak_radius": r_peak, "peak_pc": pc_peak, "sphere_peak_radius": s_peak,
            "sphere_peak_pc": s_value, "kaiming_trace": at_k["trace"], "kaiming_shift_trace": -d * at_k["shift"],
-           "kaiming_entropy": at_k["entropy"], "r_xavier": curv.attrs["radii"]["xavier"],
+           "kaiming_entropy": at_k["entropy"], "lr_lmax_kaiming": lr * at_k["lmax"],
+           "next_ratio": above, "lr_lmax_next": lr * at_next["lmax"], "small_ratio": ratios[0],
+           "small_entropy": at_small["entropy"], "r_xavier": curv.attrs["radii"]["xavier"],
            "r_kaiming": curv.attrs["radii"]["kaiming"]}
     return {k: _sig(v) for k, v in out.items()}
 
 
 def training_summary(success: pd.DataFrame) -> dict[str, float]:
-    """Numbers the text quotes: best final accuracy, and the success bar, per subspace dimension."""
-    out = {}
-    for d, g in success.groupby("dim"):
-        out[f"best_d{d}"] = _sig(g["test_accuracy"].max(), 2)
-        out[f"bar_d{d}"] = _sig(g["bar"].iloc[0], 2)
-    out["diverged"] = int(success["diverged"].sum())
+    """Numbers the text quotes: the smallest and largest d, the best final accuracy and the success bar
+    at each (2 significant digits), and how many cells diverged."""
+    out: dict[str, float] = {"diverged": int(success["diverged"].sum())}
+    for end, d in (("min", int(success["dim"].min())), ("max", int(success["dim"].max()))):
+        g = success[success["dim"] == d]
+        out.update({f"d_{end}": d, f"best_d{end}": _sig(g["test_accuracy"].max(), 2),
+                    f"bar_d{end}": _sig(g["bar"].iloc[0], 2)})
     return out
 
 
@@ -132,6 +148,11 @@ def accuracy_table(success: pd.DataFrame) -> pd.DataFrame:
     table.index.name = None
     table.columns.name = "r / r_Kaiming"
     return table.round(2) + 0.0
+
+
+def _small(x: float) -> str:
+    """``x`` to 2 digits, or "< 0.001" (the digits of an underflowing entropy are round-off)."""
+    return "< 0.001" if abs(x) < 1e-3 else f"{x:.2g}"
 
 
 def _fraction(mask) -> float:
@@ -207,7 +228,7 @@ def claims_rows(curv: pd.DataFrame, runs: pd.DataFrame, cfg: Mapping[str, Any]) 
                      criterion=f"peak inside the zone and ≥ {PEAK_MIN:g}"),
         claims.check("curvature follows softmax confidence", source="Vysogorets et al. §3–4",
                      paper="low confidence in the zone, saturated beyond",
-                     here=f"entropy/log K {ent_peak:.2f} at the peak, {ent_end:.2g} at r = {plane['radius'].iloc[-1]:.3g}",
+                     here=f"entropy/log K {ent_peak:.2f} at the peak, {_small(ent_end)} at r = {plane['radius'].iloc[-1]:.3g}",
                      holds=claims.at_least(ent_peak, ENTROPY_PEAK_MIN) and claims.at_most(ent_end, ENTROPY_END_MAX),
                      criterion=f"≥ {ENTROPY_PEAK_MIN:g} at the peak, ≤ {ENTROPY_END_MAX:g} at the largest r"),
         claims.check("hyperplanes train iff they meet the zone", source="abstract, training",
