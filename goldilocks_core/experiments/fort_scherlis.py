@@ -9,7 +9,7 @@
 
       Hess_S ℓ(θ) = P(H − (θ·∇ℓ / r²) I)P,    P = I − θθᵀ/r²                       (S)
 
-  (a geodesic γ with γ(0) = θ, γ'(0) = v has γ'' = −(‖v‖²/r²)θ, so d²ℓ(γ)/dt² = vᵀHv + ∇ℓ·γ'').
+  (a geodesic γ with γ(0) = θ, γ'(0) = v has γ'' = −(‖v‖²/r²)θ, and d²ℓ(γ)/dt² = vᵀHv + ∇ℓ·γ'').
   With R ⊥ θ̂ (:func:`~goldilocks_core.training.subspace.tangent_basis`) its restriction to span R
   is RᵀHR − (θ·∇ℓ/r²) I_d: the hyperplane's Hessian shifted by a multiple of the identity. For a
   homogeneous network, Euler's identity θ·∇_θ z = L z gives θ·∇ℓ = L·mean_n (p_n − y_n)·z_n.
@@ -40,7 +40,7 @@ from ..models import resolve_degree
 from ..training.subspace import tangent_basis, train_subspace, unit_direction
 from .cache import cached_map, result_settings
 from .setup import Setting, _source_options, build_model, source_identity
-from .zone import half_peak_interval, peak
+from .zone import _dtype, half_peak_interval, peak
 
 __all__ = ["BASIS_SEED_OFFSET", "SURFACE_PROTOCOLS", "init_radii", "radial_slope", "homogeneous_radial_slope",
            "sphere_hessian", "curvature_seed", "curvature_vs_radius", "mean_curves", "zone_interval",
@@ -160,13 +160,6 @@ def sphere_hessian(plane_hessian: torch.Tensor, slope: float, radius: float) -> 
     return M - (slope / radius**2) * torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
 
 
-def _dtype(name) -> torch.dtype:
-    dt = getattr(torch, str(name).replace("torch.", ""), None)
-    if not isinstance(dt, torch.dtype) or not dt.is_floating_point:
-        raise ValueError(f"unknown floating-point dtype {name!r}")
-    return dt
-
-
 @functools.lru_cache(maxsize=2)
 def _source(dataset: str, split: str, options: str) -> data.Dataset:
     """The whole split, prepared once per session (resizing 60,000 images takes seconds)."""
@@ -212,8 +205,9 @@ def curvature_seed(spec: Mapping[str, Any], seed: int, *, ratios, subspace_dim: 
     pandas.DataFrame
         One row per (radius, surface): ``seed, ratio, radius, alpha`` (= r/‖θ_K‖), ``surface``,
         ``pc`` (Tr/‖·‖_F), ``lc`` (fraction of positive eigenvalues), ``trace`` and ``lmax`` (Tr and
-        largest eigenvalue of the d×d Hessian), ``loss``, ``entropy`` (mean softmax entropy / log K) and ``shift`` (θ·∇ℓ/r², the
-        sphere's shift of (S)).
+        largest eigenvalue of the d×d Hessian), ``loss``, ``entropy`` (mean softmax entropy / log K)
+        and ``shift`` (θ·∇ℓ/r², the sphere's shift of (S)). ``attrs``: ``num_samples``,
+        ``num_params``, ``degree`` and ``radii`` (:func:`init_radii`).
     """
     s = _setting(spec, seed, torch.float64, device)
     L = s.degree
@@ -236,10 +230,11 @@ def curvature_seed(spec: Mapping[str, Any], seed: int, *, ratios, subspace_dim: 
             rows.append({"seed": seed, "ratio": q, "radius": r, "alpha": a, "surface": surface,
                          "pc": float(positive_curvature(M)),
                          "lc": float(local_convexity(M, precision=dec.precision)),
-                         "trace": float(torch.trace(M)), "lmax": float(lambda_max(M)), "loss": dec.loss, "entropy": dec.mean_entropy / log_k,
-                         "shift": slope / r**2})
+                         "trace": float(torch.trace(M)), "lmax": float(lambda_max(M)), "loss": dec.loss,
+                         "entropy": dec.mean_entropy / log_k, "shift": slope / r**2})
     out = pd.DataFrame(rows)
-    out.attrs.update(num_samples=int(s.inputs.shape[0]), num_params=s.num_params, degree=L)
+    out.attrs.update(num_samples=int(s.inputs.shape[0]), num_params=s.num_params, degree=L,
+                     radii=init_radii(s.model))
     return out
 
 
@@ -270,12 +265,7 @@ def curvature_vs_radius(cfg: Mapping[str, Any]) -> pd.DataFrame:
                         progress=bool(cfg.get("progress", True)), desc="seeds")
     df = pd.concat(frames, ignore_index=True)
     df.attrs.update(frames[0].attrs)
-    df.attrs["radii"] = _model_radii(spec)
     return df
-
-
-def _model_radii(spec: Mapping[str, Any]) -> dict[str, float]:
-    return init_radii(_setting({**dict(spec), "num_samples": 10}, 0, torch.float32, "cpu").model)
 
 
 def mean_curves(df: pd.DataFrame, surface: str, column: str = "pc") -> pd.DataFrame:
@@ -327,12 +317,12 @@ def subspace_runs(cfg: Mapping[str, Any]) -> pd.DataFrame:
     basis = tangent_basis(unit_direction(model)[0], max(int(d) for d in cfg["train_dims"]),
                           generator=torch.Generator().manual_seed(BASIS_SEED_OFFSET + seed))
     ratios = [float(q) for q in cfg["train_ratios"]]
-    frames = []
     dims = tuple(int(d) for d in cfg["train_dims"])
+    frames = []
     for name, surfaces, rule, which in SURFACE_PROTOCOLS:
         res = train_subspace(model, train, test, radii=[q * radii["kaiming"] for q in ratios],
-                             dims=dims if which == "all" else (max(dims),), base_lr=float(cfg["base_lr"]), steps=int(cfg["steps"]),
-                             surfaces=surfaces, lr_rules=(rule,), basis=basis,
+                             dims=dims if which == "all" else (max(dims),), base_lr=float(cfg["base_lr"]),
+                             steps=int(cfg["steps"]), surfaces=surfaces, lr_rules=(rule,), basis=basis,
                              batch_size=cfg.get("batch_size"), seed=seed, device=device,
                              progress=bool(cfg.get("progress", True)))
         f = res.frame

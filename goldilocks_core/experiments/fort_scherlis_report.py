@@ -20,7 +20,8 @@ import pandas as pd
 from .. import claims
 from .fort_scherlis import SURFACE_PROTOCOLS, final_accuracies, mean_curves, peak_radius, zone_interval
 
-__all__ = ["curvature_figure_data", "training_figure_data", "curvature_summary", "training_summary", "PEAK_MIN", "END_FRACTION", "LC_MARGIN", "AGREEMENT_MIN", "ENTROPY_PEAK_MIN", "ENTROPY_END_MAX",
+__all__ = ["PEAK_MIN", "END_FRACTION", "LC_MARGIN", "AGREEMENT_MIN", "ENTROPY_PEAK_MIN", "ENTROPY_END_MAX",
+           "curvature_figure_data", "training_figure_data", "curvature_summary", "training_summary",
            "substitutions", "setup_table", "meets_zone", "success_table", "accuracy_table", "claims_rows"]
 
 PEAK_MIN = 1.0  # the peak of Tr/‖·‖_F at least that of a rank-one PSD matrix
@@ -228,7 +229,8 @@ def claims_rows(curv: pd.DataFrame, runs: pd.DataFrame, cfg: Mapping[str, Any]) 
                      criterion=f"peak inside the zone and ≥ {PEAK_MIN:g}"),
         claims.check("curvature follows softmax confidence", source="Vysogorets et al. §3–4",
                      paper="low confidence in the zone, saturated beyond",
-                     here=f"entropy/log K {ent_peak:.2f} at the peak, {_small(ent_end)} at r = {plane['radius'].iloc[-1]:.3g}",
+                     here=(f"entropy/log K {ent_peak:.2f} at the peak, {_small(ent_end)} at "
+                           f"r = {plane['radius'].iloc[-1]:.3g}"),
                      holds=claims.at_least(ent_peak, ENTROPY_PEAK_MIN) and claims.at_most(ent_end, ENTROPY_END_MAX),
                      criterion=f"≥ {ENTROPY_PEAK_MIN:g} at the peak, ≤ {ENTROPY_END_MAX:g} at the largest r"),
         claims.check("hyperplanes train iff they meet the zone", source="abstract, training",
