@@ -973,3 +973,99 @@ def fort_ganguli_sweep(out, *, axes=None):
     axes[1].set_ylabel(r"$\mathrm{Tr}(H)/\Vert H\Vert_F$")
     axes[1].legend(fontsize=9)
     return axes[0].figure
+
+
+# --- Related work: Fort & Scherlis, hyperplanes and hyperspheres --------------------------------
+# (data from goldilocks_core.experiments.fort_scherlis)
+__all__ += ["radius_curvature_figure", "subspace_training_figure"]
+
+_SURFACE_COLORS = {"hyperplane": COLORS["hessian"], "sphere": COLORS["h_term"]}
+
+
+def _radius_marks(ax, radii, zone, *, label: bool = False):
+    """The zone shaded, the Xavier (dashed) and Kaiming (solid) radii as vertical lines."""
+    ax.axvspan(*zone, color=COLORS["zone"], alpha=0.35, lw=0, label="zone (hyperplanes)" if label else None)
+    ax.axvline(radii["xavier"], color=COLORS["reference"], ls="--", lw=1, label="Xavier radius" if label else None)
+    ax.axvline(radii["kaiming"], color=COLORS["reference"], ls="-", lw=1, label="Kaiming radius" if label else None)
+    log_alpha_axis(ax, r"radius $r = \Vert\theta\Vert$")
+
+
+def radius_curvature_figure(curves, radii, zone, *, num_seeds: int | None = None):
+    """Positive curvature (top) and local convexity (bottom) against the radius r of r·θ̂, on random
+    hyperplanes (left) and on spheres (right): seed means with min/max bands.
+
+    ``curves``: {(surface, metric): :func:`~goldilocks_core.experiments.fort_scherlis.mean_curves`
+    table} for surface ∈ {hyperplane, sphere}, metric ∈ {pc, lc}; ``radii``: {"xavier", "kaiming"};
+    ``zone``: the (lo, hi) radii shaded.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(10, 5.8), sharex=True, sharey="row")
+    titles = {"hyperplane": "random hyperplanes through $r\\hat\\theta$",
+              "sphere": "spheres of radius $r$ (tangent directions)"}
+    for j, surface in enumerate(("hyperplane", "sphere")):
+        for i, metric in enumerate(("pc", "lc")):
+            ax, c = axes[i, j], curves[(surface, metric)]
+            ax.plot(c["radius"], c["mean"], color=_SURFACE_COLORS[surface], lw=1.8)
+            ax.fill_between(c["radius"], c["min"], c["max"], color=_SURFACE_COLORS[surface], alpha=0.2, lw=0)
+            _radius_marks(ax, radii, zone, label=(i == 0 and j == 0))
+            ax.axhline(0.0 if metric == "pc" else 0.5, color=COLORS["reference"], lw=0.8, ls=":")
+            if i == 0:
+                ax.set_xlabel("")
+        axes[0, j].set_title(titles[surface], fontsize=11)
+    axes[0, 0].set_ylabel(r"positive curvature $\mathrm{Tr}(H)/\Vert H\Vert_F$")
+    axes[1, 0].set_ylabel("local convexity\n(fraction of $\\lambda_i > 0$)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if num_seeds is not None:
+        handles.append(matplotlib.lines.Line2D([], [], color="k", lw=1.8))
+        labels.append(f"mean, min/max over {num_seeds} seeds")
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
+    return fig
+
+
+def subspace_training_figure(final, radii, zone, *, chance: float):
+    """Final test accuracy of training confined to random surfaces through r·θ̂, against r.
+
+    ``final``: :func:`~goldilocks_core.experiments.fort_scherlis.final_accuracies` (columns
+    ``protocol, surface, dim, radius, test_accuracy, param_norm``); ``zone``: (lo, hi) radii shaded;
+    ``chance``: 1/K (dotted). Panels: (a) hyperplanes and (b) spheres with one learning rate,
+    (c) spheres with η₀·α^(2−L), (d) the final ‖θ‖ of the hyperplane cells (diverged cells: ×).
+    """
+    protocols = list(dict.fromkeys(final["protocol"]))
+    dims = sorted(set(final["dim"]))
+    shades = dict(zip(dims, np.linspace(0.45, 1.0, len(dims))))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True)
+    panels = [(axes[0, 0], protocols[0], "hyperplane", "(a) hyperplanes, one learning rate"),
+              (axes[0, 1], protocols[0], "sphere", "(b) spheres, one learning rate"),
+              (axes[1, 0], protocols[-1], "sphere", r"(c) spheres, $\eta_0\alpha^{2-L}$")]
+    for ax, protocol, surface, title in panels:
+        sub = final[(final["protocol"] == protocol) & (final["surface"] == surface)]
+        for d in sorted(set(sub["dim"])):
+            g = sub[sub["dim"] == d].sort_values("radius")
+            color = matplotlib.colors.to_rgba(_SURFACE_COLORS[surface], shades[d])
+            ax.plot(g["radius"], g["test_accuracy"], "o-", color=color, ms=4, label=f"d = {d}")
+            dead = g[g["diverged"]]
+            ax.plot(dead["radius"], np.full(len(dead), chance), "x", color=color, ms=7)
+        ax.axhline(chance, color=COLORS["reference"], ls=":", lw=1)
+        _radius_marks(ax, radii, zone)
+        ax.set_ylabel("final test accuracy")
+        ax.set_ylim(0, None)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="best")
+    ax = axes[1, 1]
+    planes = final[(final["protocol"] == protocols[0]) & (final["surface"] == "hyperplane")]
+    for d in dims:
+        g = planes[planes["dim"] == d].sort_values("radius")
+        color = matplotlib.colors.to_rgba(_SURFACE_COLORS["hyperplane"], shades[d])
+        ax.plot(g["radius"], g["param_norm"], "o-", color=color, ms=4, label=f"d = {d}")
+    lo, hi = final["radius"].min(), final["radius"].max()
+    ax.plot([lo, hi], [lo, hi], color=COLORS["reference"], lw=0.8, ls="--", label="start")
+    ax.axhspan(*zone, color=COLORS["zone"], alpha=0.35, lw=0)
+    _radius_marks(ax, radii, zone)
+    ax.set_yscale("log")
+    ax.set_ylabel(r"final $\Vert\theta\Vert$ (hyperplanes)")
+    ax.set_title("(d) where the hyperplane runs end", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    for ax in axes[0]:
+        ax.set_xlabel("")
+    for ax in axes[1]:
+        ax.set_xlabel(r"start radius $r$")
+    return fig

@@ -28,6 +28,7 @@ from .appendix_d import AppendixD
 from .appendix_e import AppendixE
 from .features import Features
 from .fort_ganguli import FortGanguli
+from .fort_scherlis import FortScherlis
 from .optimization import Optimization
 from .preliminaries import Preliminaries
 from .revisiting import Revisiting
@@ -40,7 +41,7 @@ PROFILE_NAMES = ("quick", "offline", "paper")
 _CLASSES: dict[str, type[ChapterSettings]] = {
     cls.chapter: cls
     for cls in (Preliminaries, Zone, Revisiting, Features, Optimization, AppendixA, AppendixB, AppendixC,
-                AppendixD, AppendixE, FortGanguli)
+                AppendixD, AppendixE, FortGanguli, FortScherlis)
 }
 CHAPTERS = tuple(_CLASSES)
 

@@ -5,11 +5,13 @@
 * :func:`train_uso` — the uniform-softmax-output model of App. E (Eq. 3 with p = 1/K).
 * :func:`initial_sharpness`, :func:`admissibility` — ‖H‖₂ at initialisation and η·‖H‖₂ < 2.
 * :func:`linear_probe` — logistic regression on penultimate-layer features.
+* :func:`train_subspace` — gradient descent confined to random hyperplanes or spheres through r·θ̂
+  (Fort & Scherlis, 2019; Li et al., 2018).
 
 Modules: :mod:`goldilocks_core.training.stacked` (vmapped network),
 :mod:`goldilocks_core.training.engine` (the loop), :mod:`.metrics`,
 :mod:`.stream` (batches and labels), :mod:`.checkpoint` (atomic, resumable), :mod:`.grid`,
-:mod:`.uso`, :mod:`.sharpness`, :mod:`.probe`.
+:mod:`.uso`, :mod:`.sharpness`, :mod:`.probe`, :mod:`.subspace`.
 """
 from .checkpoint import CheckpointStore, run_key
 from .engine import effective_lr, logged_steps
@@ -18,6 +20,7 @@ from .metrics import METRICS
 from .probe import linear_probe, penultimate_features
 from .sharpness import admissibility, initial_sharpness
 from .stacked import StackedNetwork, stack_parameters
+from .subspace import tangent_basis, train_subspace
 from .uso import train_uso, train_uso_networks, uso_snapshots
 
 __all__ = [
@@ -36,6 +39,8 @@ __all__ = [
     "admissibility",
     "linear_probe",
     "penultimate_features",
+    "train_subspace",
+    "tangent_basis",
     "StackedNetwork",
     "stack_parameters",
     "CheckpointStore",
