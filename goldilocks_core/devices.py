@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["resolve_device", "default_dtype"]
+__all__ = ["resolve_device", "default_dtype", "torch_dtype"]
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 _CHOICES = ("auto", "cpu", "cuda")
 
@@ -32,3 +34,24 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 def default_dtype(device: torch.device | str) -> torch.dtype:
     """float64 on the CPU (curvature ratios need it); float32 on CUDA."""
     return torch.float64 if torch.device(device).type == "cpu" else torch.float32
+
+
+def torch_dtype(value: str | torch.dtype) -> torch.dtype:
+    """The floating-point type a profile names.
+
+    Parameters
+    ----------
+    value : str or torch.dtype
+        ``"float64"``, ``"float32"`` or a ``torch.dtype`` (returned as it is).
+
+    Returns
+    -------
+    torch.dtype
+        ``ValueError`` for any other name.
+    """
+    if isinstance(value, torch.dtype):
+        return value
+    try:
+        return _DTYPES[str(value)]
+    except KeyError:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {value!r}") from None

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .. import data as _data
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_dtype
 from ..random_logit import (
     RandomLogitModel,
     clustering_from_gram,
@@ -280,7 +280,7 @@ def chosen_power(cfg: Mapping[str, Any], exponents: pd.DataFrame) -> float:
 def fig1(cfg: Mapping[str, Any]) -> pd.DataFrame:
     """F&G Fig. 1 for every network of ``cfg.networks`` and activation of ``cfg.activations``:
     the rows of :func:`network_clustering`, one per (network, activation, stage)."""
-    dtype = getattr(torch, str(cfg["train_dtype"]))
+    dtype = torch_dtype(cfg["train_dtype"])
     seed = int(cfg["seed"])
 
     def one(item):

@@ -34,13 +34,13 @@ from torch.func import functional_call, jvp
 
 from .. import data
 from ..curvature import lambda_max, local_convexity, positive_curvature, sweep_decompositions
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_dtype
 from ..losses import cross_entropy, log_probabilities
 from ..models import resolve_degree
 from ..training.subspace import tangent_basis, train_subspace, unit_direction
 from .cache import cached_map, result_settings
 from .setup import Setting, _source_options, build_model, source_identity
-from .zone import _dtype, half_peak_interval, peak
+from .curves import half_peak_interval, peak
 
 __all__ = ["BASIS_SEED_OFFSET", "SURFACE_PROTOCOLS", "init_radii", "radial_slope", "homogeneous_radial_slope",
            "sphere_hessian", "curvature_seed", "curvature_vs_radius", "mean_curves", "zone_interval",
@@ -308,7 +308,7 @@ def subspace_runs(cfg: Mapping[str, Any]) -> pd.DataFrame:
         for the first and the last step of every cell. ``attrs``: ``radii``, ``num_classes``.
     """
     spec, seed = dict(cfg["train_model"]), int(cfg["seed"])
-    dtype = _dtype(cfg.get("train_dtype", "float32"))
+    dtype = torch_dtype(cfg.get("train_dtype", "float32"))
     device = resolve_device(cfg.get("device", "auto"))
     s = _setting(spec, seed, dtype, device)
     model, train = s.model, (s.inputs, s.targets, s.num_classes)

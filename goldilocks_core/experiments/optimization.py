@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from .. import claims, training
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_dtype
 from .cache import cached
 from .setup import build_data, build_model
 from .curves import intervals_where, loglog_slope
@@ -30,18 +30,11 @@ __all__ = ["REGIMES", "load_setting", "run_grid", "cell_summary", "regimes_seen"
 REGIMES = ("diverges", "zero logits", "lazy", "trains normally", "does not train")
 
 
-def _dtype(name: str) -> torch.dtype:
-    try:
-        return {"float32": torch.float32, "float64": torch.float64}[str(name)]
-    except KeyError:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {name!r}") from None
-
-
 def load_setting(spec: Mapping[str, Any], cfg: Mapping[str, Any], *, seed: int | None = None):
     """``(model θ₀, train set, test set)`` for one profile entry: the balanced training subset of
     ``spec["num_samples"]`` and a test subset of ``cfg["test_num_samples"]`` images."""
     seed = int(cfg["seed"] if seed is None else seed)
-    dtype = _dtype(cfg.get("dtype", "float32"))
+    dtype = torch_dtype(cfg.get("dtype", "float32"))
     device = resolve_device(cfg.get("device", "auto"))
     spec = dict(spec)
     train = build_data(spec, split="train", seed=seed, dtype=dtype, device=device)

@@ -24,7 +24,7 @@ import torch
 from .. import claims, models
 from ..curvature import decompose, eigenvalues, local_convexity, positive_curvature
 from ..curvature.reference import dense_g_term, dense_h_term
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_dtype
 from ..subspace import random_basis
 from ..validation import check_count
 from .curves import error_bound
@@ -118,7 +118,7 @@ def init_curvature(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, dict
         and per model the descending eigenvalues of ``hessian``, ``g_term``, ``h_term``.
     """
     device = resolve_device(cfg.get("device", "auto"))
-    dtype = {"float64": torch.float64, "float32": torch.float32}[cfg.get("dtype", "float64")]
+    dtype = torch_dtype(cfg.get("dtype", "float64"))
     seed, d = int(cfg.get("seed", 0)), int(required(cfg, "subspace_dim"))
     rows, spectra = [], {}
     for spec in required(cfg, "models"):

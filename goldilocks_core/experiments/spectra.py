@@ -22,7 +22,7 @@ Everything here is computation; the figure is :func:`goldilocks_core.plotting.sp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 

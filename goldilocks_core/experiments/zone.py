@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..curvature import TIED, decompose, sweep_decompositions
-from ..devices import resolve_device
+from ..devices import resolve_device, torch_dtype
 from ..losses import cross_entropy
 from ..models import resolve_degree, scale_parameters
 from ..progress import progress_bar
@@ -57,19 +57,6 @@ __all__ = [
 SWEEPS = ("alpha", "temperature", "tied")
 
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-
-
-def _dtype(value) -> torch.dtype:
-    if isinstance(value, torch.dtype):
-        return value
-    if value in _DTYPES:
-        return _DTYPES[value]
-    raise ValueError(f"dtype must be 'float64' or 'float32', got {value!r}")
-
-
 def _check_alphas(alphas) -> list[float]:
     try:
         values = [float(a) for a in alphas]
@@ -78,8 +65,6 @@ def _check_alphas(alphas) -> list[float]:
     if not values:
         raise ValueError("alphas must not be empty")
     return [check_alpha(a) for a in values]
-
-
 
 
 def _power(alpha: float, degree: int) -> float:
@@ -156,7 +141,7 @@ def run_seed(
     if unknown or not sweeps:
         raise ValueError(f"sweeps must be a non-empty selection of {', '.join(SWEEPS)}, got {sweeps!r}")
     alphas = _check_alphas(alphas)
-    dtype, device = _dtype(dtype), resolve_device(device)
+    dtype, device = torch_dtype(dtype), resolve_device(device)
     setting = build(dict(spec), seed=int(seed), dtype=dtype, device=device)
     L, P = setting.degree, setting.num_params
     basis = random_basis(P, subspace_dim, kind=basis_kind, dtype=dtype, device=device,
@@ -210,7 +195,7 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     alphas = _check_alphas(required(cfg, "alphas"))
     d = int(required(cfg, "subspace_dim"))
     kind = cfg.get("basis_kind", "orthonormal")
-    dtype = _dtype(cfg.get("dtype", "float64"))
+    dtype = torch_dtype(cfg.get("dtype", "float64"))
     device = resolve_device(cfg.get("device", "auto"))
     chunk = cfg.get("chunk_size")
     progress = bool(cfg.get("progress", True))
@@ -399,7 +384,7 @@ def identity_checks(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]
     ``basis_kind``. Returns ``(gradients, hessians)``: :func:`gradient_identity_errors` and
     :func:`eq5_errors` rows with a ``model`` column.
     """
-    dtype = _dtype(cfg.get("dtype", "float64"))
+    dtype = torch_dtype(cfg.get("dtype", "float64"))
     device = resolve_device(cfg.get("device", "auto"))
     seed = int(cfg.get("seed", 0))
     n = cfg.get("identity_num_samples")
