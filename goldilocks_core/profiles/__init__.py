@@ -27,6 +27,7 @@ from .appendix_c import AppendixC
 from .appendix_d import AppendixD
 from .appendix_e import AppendixE
 from .features import Features
+from .kalra_barkeshli import KalraBarkeshli
 from .optimization import Optimization
 from .preliminaries import Preliminaries
 from .revisiting import Revisiting
@@ -39,7 +40,7 @@ PROFILE_NAMES = ("quick", "offline", "paper")
 _CLASSES: dict[str, type[ChapterSettings]] = {
     cls.chapter: cls
     for cls in (Preliminaries, Zone, Revisiting, Features, Optimization, AppendixA, AppendixB, AppendixC,
-                AppendixD, AppendixE)
+                AppendixD, AppendixE, KalraBarkeshli)
 }
 CHAPTERS = tuple(_CLASSES)
 
