@@ -14,6 +14,7 @@ The claims rows live in :mod:`goldilocks_core.experiments.kalra_barkeshli_report
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +28,7 @@ from ..training import early_sharpness as es
 from ..training import uv_model as uv
 from .setup import build_data
 
-__all__ = ["c_grid", "load_data", "sweep_architecture", "fcn_phase_diagram", "trajectory_demo", "phase_summary",
+__all__ = ["c_grid", "torch_threads", "load_data", "sweep_architecture", "fcn_phase_diagram", "trajectory_demo", "phase_summary",
            "ordering_fraction", "uv_phase_diagrams", "uv_summary", "uv_check", "substitutions"]
 
 _DATA_NAMES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "digits": "digits (scikit-learn)",
@@ -40,6 +41,24 @@ def c_grid(x_min: float, x_max: float, x_step: float) -> np.ndarray:
         raise ValueError(f"need finite x_min ≤ x_max and x_step > 0, got {x_min}, {x_max}, {x_step}")
     xs = np.round(np.arange(x_min, x_max + x_step / 2, x_step), 6)
     return 2.0 ** xs
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` intra-op PyTorch threads (``None``: leave the setting alone).
+
+    The early-training products are many small matrix products; on a shared CPU a second thread
+    mostly waits for the first (the quick profile uses one).
+    """
+    old = torch.get_num_threads()
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"threads must be a positive integer or None, got {n!r}")
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -136,11 +155,13 @@ def fcn_phase_diagram(cfg: Mapping[str, Any], loss: str = "mse", *, data=None) -
     cs = c_grid(cfg["x_min"], cfg["x_max"], cfg["x_step"])
     consts, trajs = [], []
     for depth, width in archs:
-        c, t = sweep_architecture(int(depth), int(width), train, measure, loss=loss, cs=cs,
-                                  num_inits=int(cfg["num_inits"]), steps=int(cfg["steps"]),
-                                  seed=int(cfg["seed"]), batch_size=cfg["batch_size"],
-                                  lanczos_steps=int(cfg["lanczos_steps"]), warm_steps=int(cfg["warm_steps"]),
-                                  until_rise=bool(cfg["until_rise"]), divergence=float(cfg["divergence"]))
+        with torch_threads(cfg.get("threads")):
+            c, t = sweep_architecture(int(depth), int(width), train, measure, loss=loss, cs=cs,
+                                      num_inits=int(cfg["num_inits"]), steps=int(cfg["steps"]),
+                                      seed=int(cfg["seed"]), batch_size=cfg["batch_size"],
+                                      lanczos_steps=int(cfg["lanczos_steps"]),
+                                      warm_steps=int(cfg["warm_steps"]), until_rise=bool(cfg["until_rise"]),
+                                      divergence=float(cfg["divergence"]))
         consts.append(c.assign(loss=loss))
         trajs.append(t.assign(loss=loss))
     return {"constants": pd.concat(consts, ignore_index=True), "trajectories": pd.concat(trajs, ignore_index=True)}
@@ -153,10 +174,12 @@ def trajectory_demo(cfg: Mapping[str, Any], loss: str = "mse", *, data=None) -> 
     cs = 2.0 ** np.asarray(cfg["demo_xs"], dtype=float)
     frames = []
     for depth, width in cfg["demo_architectures"]:
-        _, t = sweep_architecture(int(depth), int(width), train, measure, loss=loss, cs=cs, num_inits=1,
-                                  steps=int(cfg["steps"]), seed=int(cfg["seed"]), batch_size=cfg["batch_size"],
-                                  lanczos_steps=int(cfg["lanczos_steps"]), warm_steps=int(cfg["warm_steps"]),
-                                  until_rise=False, divergence=float(cfg["divergence"]))
+        with torch_threads(cfg.get("threads")):
+            _, t = sweep_architecture(int(depth), int(width), train, measure, loss=loss, cs=cs, num_inits=1,
+                                      steps=int(cfg["steps"]), seed=int(cfg["seed"]),
+                                      batch_size=cfg["batch_size"], lanczos_steps=int(cfg["lanczos_steps"]),
+                                      warm_steps=int(cfg["warm_steps"]), until_rise=False,
+                                      divergence=float(cfg["divergence"]))
         frames.append(t.assign(loss=loss))
     return pd.concat(frames, ignore_index=True)
 

@@ -31,6 +31,7 @@ _QUICK = {
     "num_inits": 3,
     "warm_steps": 4,
     "until_rise": True,
+    "threads": 1,
     "uv_inits": 300,
 }
 
@@ -74,6 +75,7 @@ class KalraBarkeshli(ChapterSettings):
     demo_architectures: tuple = ((4, 2048), (16, 256))  # trajectories shown in full (their Fig. 2)
     demo_xs: tuple = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5)
     dtype: str = "float64"
+    threads: int | None = None  # PyTorch intra-op threads for the FCN runs (None: PyTorch's default)
     # the uv model (§5, App. B)
     uv_widths: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
     uv_inits: int = 1000
