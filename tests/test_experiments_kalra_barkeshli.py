@@ -87,7 +87,7 @@ def test_sharpness_of_a_known_quadratic():
     y = torch.randint(0, 3, (40,), generator=g)
     net = models.constant_width_mlp(6, 5, 1, 3, dtype=torch.float64, generator=g)
     exact = torch.linalg.eigvalsh(x.T @ x)[-1] / (40 * 3)
-    lam, _ = es.initial_sharpness(net, es.stack_flat([net]), x, y, loss="mse", steps=6)
+    lam, _ = es.initial_eigenpairs(net, es.stack_flat([net]), x, y, loss="mse", steps=6)
     assert float(lam[0]) == pytest.approx(float(exact), rel=1e-10)
     cs = np.array([1.0, 3.0, 50.0])
     out = es.early_training(net, es.stack_flat([net] * 3), cs / float(lam[0]), x, y, loss="mse", steps=6,
@@ -109,7 +109,7 @@ def test_cross_entropy_sharpness_matches_the_dense_hessian():
 
     f = logits_function(net)
     H = torch.func.hessian(lambda t: es.cell_loss(f(t, x), y, "xent"))(theta[0])
-    lam, _ = es.initial_sharpness(net, theta, x, y, loss="xent", steps=40)
+    lam, _ = es.initial_eigenpairs(net, theta, x, y, loss="xent", steps=40)
     assert float(lam[0]) == pytest.approx(float(torch.linalg.eigvalsh(H)[-1]), rel=1e-9)
 
 
@@ -243,6 +243,9 @@ def test_offline_report_and_figures(tiny):
     assert tiny["check"]["max_rel_diff"] < 1e-10
     table = kb.substitutions(tiny["cfg"])
     assert list(table.columns) == ["aspect", "paper", "this page"] and "digits" in table.iloc[0, 2]
+    assert table.map(len).max().max() <= 50  # pandas cuts longer cells in the HTML table
+    shown = kb.phase_table(tiny["mse"]["constants"])
+    assert list(shown["d/w"]) == ["1/8", "1/4", "3/8"] and "⟨c_loss⟩" in shown
     assert max(len(line) for line in repr(claims.ClaimsTable(rows, "kb")).splitlines()) <= 100
     figs = [plotting.early_trajectories(tiny["demo"]),
             plotting.early_phase_diagram({"MSE": kb.phase_summary(tiny["mse"]["constants"])}),

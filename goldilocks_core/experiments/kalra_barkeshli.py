@@ -29,6 +29,7 @@ from ..training import uv_model as uv
 from .setup import build_data
 
 __all__ = ["c_grid", "torch_threads", "load_data", "sweep_architecture", "fcn_phase_diagram", "trajectory_demo", "phase_summary",
+           "phase_table",
            "ordering_fraction", "uv_phase_diagrams", "uv_summary", "uv_check", "substitutions"]
 
 _DATA_NAMES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "digits": "digits (scikit-learn)",
@@ -115,7 +116,7 @@ def sweep_architecture(depth: int, width: int, train, measure, *, loss: str, cs,
                                       generator=torch.Generator().manual_seed(1000 * seed + i)).to(device)
             for i in range(num_inits)]
     thetas = es.stack_flat(nets)
-    lam0, vec0 = es.initial_sharpness(nets[0], thetas, measure.inputs, measure.targets, loss=loss,
+    lam0, vec0 = es.initial_eigenpairs(nets[0], thetas, measure.inputs, measure.targets, loss=loss,
                                       steps=lanczos_steps, generator=seed)
     M = cs.size
     cells = thetas.repeat_interleave(M, 0)
@@ -198,6 +199,23 @@ def phase_summary(constants: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["d_over_w", "width"]).reset_index(drop=True)
 
 
+def _ratio(depth: int, width: int) -> str:
+    q = width / depth
+    return f"1/{q:g}" if q == int(q) else f"{depth}/{width}"
+
+
+def phase_table(constants: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """:func:`phase_summary` for the page: d/w written as a fraction, constants rounded."""
+    s = phase_summary(constants)
+    out = pd.DataFrame({"d": s["depth"], "w": s["width"],
+                        "d/w": [_ratio(d, w) for d, w in zip(s["depth"], s["width"])]})
+    for key in ("c_loss", "c_sharp", "c_max"):
+        out[f"⟨{key}⟩"] = s[key].round(decimals)
+    out["inits"] = s["inits"]
+    out["c_max censored"] = s["censored"]
+    return out
+
+
 def ordering_fraction(constants: pd.DataFrame) -> float:
     """The share of initialisations with c_loss ≤ c_sharp ≤ c_max (their Fig. 4)."""
     ok = (constants["c_loss"] <= constants["c_sharp"]) & (constants["c_sharp"] <= constants["c_max"])
@@ -247,11 +265,11 @@ def uv_check(cfg: Mapping[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ the page's table
 def substitutions(cfg: Mapping[str, Any]) -> pd.DataFrame:
     """What the page runs against Kalra & Barkeshli's setting, one row per aspect."""
-    paper = {"data": "CIFAR-10, MNIST, Fashion-MNIST (full training sets)",
-             "networks": "FCNs, Myrtle CNNs, ResNets; FCN widths up to 2048",
-             "training": "SGD, batch 512, 10 steps (demo) from η = c/λ₀",
+    paper = {"data": "CIFAR-10, MNIST, Fashion-MNIST, full sets",
+             "networks": "FCNs (w ≤ 2048), Myrtle CNNs, ResNets",
+             "training": "SGD, batch 512, 10 steps (demo code)",
              "c grid": "c = 2^x, x in steps of 0.1",
-             "sharpness": "20 power iterations, 4,096 examples (MSE)",
+             "sharpness": "20 power iterations, 4,096 images (MSE)",
              "initialisations": "10 per point (Fig. 3)",
              "uv model": "GD on (x, y) = (1, 0)"}
     size = f"{cfg['image_size']}×{cfg['image_size']}, " if cfg.get("image_size") else ""
@@ -261,13 +279,13 @@ def substitutions(cfg: Mapping[str, Any]) -> pd.DataFrame:
     batch = "full-batch GD" if cfg["batch_size"] is None else f"SGD, batch {cfg['batch_size']}"
     here = {"data": f"{_DATA_NAMES.get(cfg['dataset'], cfg['dataset'])}, {size}"
                     f"{cfg['num_train'] or 'all'} images",
-            "networks": f"bias-free ReLU FCNs, d ∈ {{{', '.join(map(str, depths))}}}, "
+            "networks": f"FCNs, d ∈ {{{', '.join(map(str, depths))}}}, "
                         f"w ∈ {{{', '.join(map(str, widths))}}}",
             "training": f"{batch}, {cfg['steps']} steps",
             "c grid": f"x = {cfg['x_min']:g}…{cfg['x_max']:g} in steps of {cfg['x_step']:g}",
-            "sharpness": f"Lanczos: {cfg['lanczos_steps']} steps at t = 0, {cfg['warm_steps']} warm-started "
-                         f"after; {min(int(cfg['measure_samples']), int(cfg['num_train'] or 10**9))} images",
+            "sharpness": f"Lanczos, {cfg['lanczos_steps']} then {cfg['warm_steps']} steps; "
+                         f"{min(int(cfg['measure_samples']), int(cfg['num_train'] or 10**9)):,} images",
             "initialisations": f"{cfg['num_inits']} per point",
-            "uv model": f"closed-form map, {cfg['uv_inits']} initialisations per width"}
+            "uv model": f"exact map, {cfg['uv_inits']:,} inits per width"}
     return pd.DataFrame({"aspect": list(paper), "paper": list(paper.values()),
                          "this page": [here[k] for k in paper]})

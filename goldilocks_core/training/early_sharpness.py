@@ -10,7 +10,7 @@ until they blow up.
 
 * :func:`top_hessian_eigenpairs` — a few batched Lanczos steps (full reorthogonalisation) with
   any batched matrix-vector product: the top Ritz value and vector of every cell;
-* :func:`initial_sharpness` — λ₀ and its eigenvector for each of a stack of initialisations;
+* :func:`initial_eigenpairs` — λ₀ and its eigenvector for each of a stack of initialisations;
 * :func:`early_training` — SGD (or full-batch GD) for ``steps`` steps, recording ℓ_t and λ_t; the
   Lanczos runs after step 0 start from the previous step's Ritz vector (warm start), so a few
   steps suffice;
@@ -32,7 +32,7 @@ from ..functional import flat_parameters, logits_function
 from ._checks import check_count
 
 __all__ = ["LOSSES", "EarlyTraining", "CriticalConstants", "stack_flat", "cell_loss",
-           "top_hessian_eigenpairs", "initial_sharpness", "early_training", "risen",
+           "top_hessian_eigenpairs", "initial_eigenpairs", "early_training", "risen",
            "constants_from_flags", "critical_constants"]
 
 LOSSES = ("mse", "xent")
@@ -159,7 +159,7 @@ def _as_data(inputs, targets, name: str):
     return x, y.long()
 
 
-def initial_sharpness(model: nn.Module, thetas: torch.Tensor, inputs, targets, *, loss: str = "mse",
+def initial_eigenpairs(model: nn.Module, thetas: torch.Tensor, inputs, targets, *, loss: str = "mse",
                       steps: int = 20, generator: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """λ₀ = λ_max(H(θ₀)) and its Ritz vector for each row of ``thetas`` (C, P).
 
@@ -216,7 +216,7 @@ def early_training(model: nn.Module, thetas: torch.Tensor, lrs, inputs, targets,
     measure : (inputs, targets), optional
         Where ℓ_t and λ_t are measured (default: the training set).
     initial : (values (C,), vectors (C, P)), optional
-        λ₀ and its Ritz vector per cell (default: :func:`initial_sharpness` with ``lanczos_steps``).
+        λ₀ and its Ritz vector per cell (default: :func:`initial_eigenpairs` with ``lanczos_steps``).
     warm_steps : int
         Lanczos steps at t ≥ 1, started from the cell's previous Ritz vector (at most P).
     divergence : float
@@ -246,7 +246,7 @@ def early_training(model: nn.Module, thetas: torch.Tensor, lrs, inputs, targets,
     warm_steps = min(check_count("warm_steps", warm_steps), thetas.shape[1])
     cells = _Cells(model, loss)
     if initial is None:
-        initial = initial_sharpness(model, thetas, xm, ym, loss=loss, steps=lanczos_steps, generator=generator)
+        initial = initial_eigenpairs(model, thetas, xm, ym, loss=loss, steps=lanczos_steps, generator=generator)
     lam0, vec = initial
     lam0, vec = torch.as_tensor(lam0).to(thetas), torch.as_tensor(vec).to(thetas).clone()
     if lam0.shape != (C,) or vec.shape != thetas.shape:
