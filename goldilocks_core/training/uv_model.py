@@ -27,8 +27,8 @@ import torch
 
 from .early_sharpness import constants_from_flags, risen
 
-__all__ = ["SCALES", "sample_init", "step", "sharpness", "frobenius_squared", "function_space",
-           "parameter_space", "phase_diagram"]
+__all__ = ["SCALES", "sample_init", "observables", "step", "sharpness", "frobenius_squared",
+           "function_space", "parameter_space", "phase_diagram"]
 
 SCALES = ("lambda", "trace")
 
@@ -62,8 +62,6 @@ def observables(u, v):
     w = u.shape[-1]
     return (u * v).sum(-1) / np.sqrt(w), ((u ** 2).sum(-1) + (v ** 2).sum(-1)) / w
 
-
-__all__.append("observables")
 
 
 def step(f, trace, eta, width: int):
