@@ -20,10 +20,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .validation import check_alpha, check_temperature
+from .validation import check_alpha, check_positive, check_temperature
 
 __all__ = [
     "mlp",
+    "constant_width_mlp",
     "lenet_300_100",
     "lenet5",
     "kaiming_init_",
@@ -130,6 +131,36 @@ def mlp(
         if i < len(widths) - 2:
             layers.append(act())
     return _finish(nn.Sequential(*layers), generator, dtype)
+
+
+def constant_width_mlp(
+    in_features: int,
+    width: int,
+    depth: int,
+    num_classes: int = 10,
+    *,
+    last_layer_variance: float = 1.0,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Sequential:
+    """Bias-free ReLU network with ``depth`` weight layers, all hidden layers ``width`` wide.
+
+    The fully connected networks of Kalra & Barkeshli (2023, App. A) in standard
+    parameterisation at criticality: hidden weights N(0, 2/fan_in) (He), the last layer
+    N(0, ``last_layer_variance``/fan_in) (their σ²_w = 1 for the readout). L = ``depth``
+    (``depth = 1`` is a linear map).
+    """
+    for name, value in (("in_features", in_features), ("width", width), ("depth", depth),
+                        ("num_classes", num_classes)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    variance = check_positive("last_layer_variance", last_layer_variance)
+    widths = [int(in_features), *[int(width)] * (int(depth) - 1), int(num_classes)]
+    model = mlp(widths, generator=generator, dtype=dtype)
+    last = [m for m in model if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():  # Kaiming drew N(0, 2/fan_in): rescale to N(0, σ²_L/fan_in)
+        last.weight.mul_(math.sqrt(variance / 2.0))
+    return model
 
 
 def lenet_300_100(

@@ -1017,6 +1017,103 @@ def radius_curvature_figure(curves, radii, zone, *, num_seeds: int | None = None
     if num_seeds is not None:
         handles.append(matplotlib.lines.Line2D([], [], color="k", lw=1.8))
         labels.append(f"mean, min/max over {num_seeds} seeds")
+
+
+# Related work: Kalra & Barkeshli (2023), the early-training phase diagram
+# (data from goldilocks_core.experiments.kalra_barkeshli)
+
+__all__ += ["early_trajectories", "early_phase_diagram", "uv_check_figure", "uv_phase_figure"]
+
+# the phases of their Fig. 3, from small to large c
+PHASE_COLORS = {"sub-critical, c < 2": "#e9f5ec", "sharpness reduction": "#cfeed8", "loss catapult": "#fff2c2",
+                "loss and sharpness catapult": "#fbd3a6", "divergent": "#f2a3a3"}
+_CONSTANT_STYLE = {"c_loss": ("s", r"$\langle c_{loss}\rangle$"), "c_sharp": ("^", r"$\langle c_{sharp}\rangle$"),
+                   "c_max": ("D", r"$\langle c_{max}\rangle$")}
+
+
+def _log2_axis(ax, which: str, label: str) -> None:
+    """A base-2 log axis (``which`` = "x" or "y") with ticks written 4, 1/4, …"""
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=2)
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:g}" if v >= 1 else f"1/{1 / v:g}"))
+    axis.set_label_text(label)
+
+
+def early_trajectories(frame, *, titles=None):
+    """Their Fig. 2: ℓ_t/ℓ₀ (top) and λ_t/λ₀ (bottom) over the first steps, one column per
+    architecture of ``frame`` (:func:`~goldilocks_core.experiments.kalra_barkeshli.trajectory_demo`),
+    one line per c (colour: log₂ c)."""
+    archs = list(dict.fromkeys(zip(frame["depth"], frame["width"])))
+    cs = np.sort(frame["c"].unique())
+    cmap = plt.get_cmap("viridis")
+    norm = matplotlib.colors.Normalize(np.log2(cs.min()), np.log2(cs.max()))
+    fig, axes = plt.subplots(2, len(archs), figsize=(4.3 * len(archs) + 1.2, 5.6), sharex=True, sharey="row",
+                             squeeze=False)
+    for j, (d, w) in enumerate(archs):
+        sub = frame[(frame["depth"] == d) & (frame["width"] == w)]
+        for c, g in sub.groupby("c"):
+            g = g.sort_values("step")
+            for i, col in enumerate(("loss_ratio", "sharpness_ratio")):
+                axes[i, j].plot(g["step"], g[col], color=cmap(norm(np.log2(c))), lw=1.6,
+                                ls="--" if bool(g["diverged"].iloc[0]) else "-")
+        axes[0, j].set_title(titles[j] if titles else f"d = {d}, w = {w} (d/w = 1/{w // d if w % d == 0 else w / d:g})",
+                             fontsize=10)
+        axes[1, j].set_xlabel("step t")
+        for i in range(2):
+            axes[i, j].axhline(1.0, color=COLORS["reference"], lw=0.8, ls=":")
+            axes[i, j].set_yscale("log")
+    axes[0, 0].set_ylabel(r"loss $\ell_t/\ell_0$")
+    axes[1, 0].set_ylabel(r"sharpness $\lambda_t/\lambda_0$")
+    axes[0, 0].set_ylim(1e-2, 1e3)
+    sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+    bar = fig.colorbar(sm, ax=axes, shrink=0.85, pad=0.02)
+    bar.set_label(r"$\log_2 c$   ($\eta = c/\lambda_0$)")
+    return fig
+
+
+def _phase_panel(ax, y, c_loss, c_sharp, c_max, *, c_floor: float, c_ceiling: float, c_crit: float = 2.0,
+                 points=None, ylabel: str = "") -> None:
+    """Shaded phases between the mean constant curves (one value per y), markers for ``points``."""
+    order = np.argsort(y)
+    y, curves = np.asarray(y, float)[order], [np.asarray(v, float)[order] for v in (c_loss, c_sharp, c_max)]
+    lo = np.full_like(y, c_floor)
+    crit = np.minimum(np.full_like(y, c_crit), curves[0])
+    # each boundary at least the one before, so a phase whose constants are out of order is empty
+    edges = np.maximum.accumulate(np.stack([lo, crit, *curves, np.full_like(y, c_ceiling)]), axis=0)
+    for (name, color), a, b in zip(PHASE_COLORS.items(), edges[:-1], edges[1:]):
+        ax.fill_betweenx(y, a, b, color=color, lw=0, label=name)
+    for key, curve in zip(_CONSTANT_STYLE, curves):
+        marker, label = _CONSTANT_STYLE[key]
+        ax.plot(curve, y, color="#343a40", lw=1.2)
+        src = points if points is not None else {"y": y, key: curve}
+        ax.scatter(src[key], src["y"], marker=marker, s=34, facecolors="white", edgecolors="#212529",
+                   zorder=3, label=label)
+    ax.axvline(c_crit, color=COLORS["reference"], ls="--", lw=1)
+    _log2_axis(ax, "x", r"learning-rate constant $c$ ($\eta = c/\lambda_0$)")
+    _log2_axis(ax, "y", ylabel)
+    ax.set_xlim(c_floor, c_ceiling)
+    ax.set_ylim(y.min() / 1.25, y.max() * 1.25)
+
+
+def early_phase_diagram(summaries, *, c_floor: float = 0.5, c_ceiling: float | None = None):
+    """Their Fig. 3: ⟨c_loss⟩, ⟨c_sharp⟩, ⟨c_max⟩ against d/w, one panel per loss.
+
+    ``summaries``: ``{title: phase_summary table}``; markers are the architectures, the curves and
+    phases follow the means over architectures that share a d/w.
+    """
+    fig, axes = plt.subplots(1, len(summaries), figsize=(5.2 * len(summaries), 4.3), sharex=True, sharey=True,
+                             squeeze=False)
+    top = max(float(s["c_max"].max()) for s in summaries.values())
+    ceiling = c_ceiling or 2.0 ** np.ceil(np.log2(top) + 0.5)
+    for ax, (title, s) in zip(axes[0], summaries.items()):
+        m = s.groupby("d_over_w")[["c_loss", "c_sharp", "c_max"]].mean()
+        _phase_panel(ax, m.index.to_numpy(), m["c_loss"], m["c_sharp"], m["c_max"], c_floor=c_floor,
+                     c_ceiling=ceiling, points={"y": s["d_over_w"], "c_loss": s["c_loss"],
+                                                "c_sharp": s["c_sharp"], "c_max": s["c_max"]},
+                     ylabel="depth / width  d/w")
+        ax.set_title(title, fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
     return fig
 
@@ -1068,4 +1165,39 @@ def subspace_training_figure(final, radii, zone, *, chance: float):
         ax.set_xlabel("")
     for ax in axes[1]:
         ax.set_xlabel(r"start radius $r$")
+
+
+def uv_check_figure(check):
+    """The uv model's loss and λ_max over gradient-descent steps: the function-space map (lines)
+    and gradient descent on (u, v) with the autograd Hessian (markers), one colour per c."""
+    frame = check["frame"]
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), sharex=True)
+    colors = plt.cm.plasma(np.linspace(0.1, 0.8, frame["c"].nunique()))
+    for color, (c, g) in zip(colors, frame.groupby("c")):
+        mp, sim = g[g["source"] == "map"], g[g["source"] == "simulation"]
+        for ax, col in zip(axes, ("loss", "sharpness")):
+            ax.plot(mp["step"], mp[col], color=color, lw=1.6, label=f"c = {c:g}")
+            ax.plot(sim["step"], sim[col], ls="none", marker="o", ms=4, mfc="none", color=color)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel(r"loss $f^2/2$")
+    axes[1].set_ylabel(r"sharpness $\lambda_{max}(H)$")
+    for ax in axes:
+        ax.set_xlabel("gradient-descent step")
+    axes[0].legend(fontsize=9, title=f"w = {check['width']}; lines: map, circles: (u, v)", title_fontsize=9)
+    return fig
+
+
+def uv_phase_figure(summary):
+    """Their Fig. 7a–b: the uv model's ⟨c_loss⟩, ⟨c_sharp⟩, ⟨c_max⟩ against 1/w, with η = c/λ₀
+    (left) and η = c/tr H₀ (right); ``summary``: :func:`~goldilocks_core.experiments.kalra_barkeshli.uv_summary`."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.3), sharey=True)
+    for ax, (scale, title) in zip(axes, (("lambda", r"sharpness $\lambda_{max}(H)$, $\eta = c/\lambda_0$"),
+                                          ("trace", r"sharpness tr$H$, $\eta = c/\mathrm{tr}H_0$"))):
+        s = summary[summary["scale"] == scale]
+        _phase_panel(ax, s["inv_width"].to_numpy(), s["c_loss"], s["c_sharp"], s["c_max"], c_floor=1.0,
+                     c_ceiling=8.0, ylabel="1 / width")
+        ax.set_title(title, fontsize=10)
+    axes[1].set_xlabel(r"learning-rate constant $c$ ($\eta = c/\mathrm{tr}H_0$)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
     return fig

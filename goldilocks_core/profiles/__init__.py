@@ -29,6 +29,7 @@ from .appendix_e import AppendixE
 from .features import Features
 from .fort_ganguli import FortGanguli
 from .fort_scherlis import FortScherlis
+from .kalra_barkeshli import KalraBarkeshli
 from .optimization import Optimization
 from .preliminaries import Preliminaries
 from .revisiting import Revisiting
@@ -41,7 +42,7 @@ PROFILE_NAMES = ("quick", "offline", "paper")
 _CLASSES: dict[str, type[ChapterSettings]] = {
     cls.chapter: cls
     for cls in (Preliminaries, Zone, Revisiting, Features, Optimization, AppendixA, AppendixB, AppendixC,
-                AppendixD, AppendixE, FortGanguli, FortScherlis)
+                AppendixD, AppendixE, FortGanguli, FortScherlis, KalraBarkeshli)
 }
 CHAPTERS = tuple(_CLASSES)
 
