@@ -30,6 +30,36 @@ def test_nbval_over_book_needs_no_tqdm_variable(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:]
 
 
+def test_nbval_compares_no_glued_image(tmp_path):
+    """A figure glued with myst-nb is stored under papermill's record prefix; nbval skips images
+    but would compare these PNGs byte for byte. book/conftest.py skips them too, and still
+    compares the glued text."""
+    shutil.copy(ROOT / "book" / "conftest.py", tmp_path / "conftest.py")
+    record = "application/papermill.record/"
+    code = ("from myst_nb import glue\nimport matplotlib\nmatplotlib.use('Agg')\n"
+            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(1, 1))\n"
+            "glue('fig', fig, display=False)\nglue('n', 3, display=False)")
+    stored = [nbformat.v4.new_output("display_data", data={record + "image/png": "iVBORw0KGgoAAAA=",
+                                                            record + "text/plain": "<Figure size 100x100 with 1 Axes>"},
+                                     metadata={"scrapbook": {"name": "fig", "mime_prefix": record}}),
+              nbformat.v4.new_output("display_data", data={record + "text/plain": "3"},
+                                     metadata={"scrapbook": {"name": "n", "mime_prefix": record}})]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code, execution_count=1, outputs=stored)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "chapter.ipynb")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "pytest", "-q", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+            "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), "--rootdir", str(tmp_path),
+            str(tmp_path)]
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    stored[1]["data"][record + "text/plain"] = "4"  # the glued text is still compared
+    nbformat.write(nb, tmp_path / "chapter.ipynb")
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+
+
 def test_ci_sets_nothing_the_makefile_needs():
     ci = (ROOT / ".ci" / "run").read_text()
     exported = [line for line in ci.splitlines() if line.lstrip().startswith("export")]
