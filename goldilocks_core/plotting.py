@@ -1017,8 +1017,61 @@ def radius_curvature_figure(curves, radii, zone, *, num_seeds: int | None = None
     if num_seeds is not None:
         handles.append(matplotlib.lines.Line2D([], [], color="k", lw=1.8))
         labels.append(f"mean, min/max over {num_seeds} seeds")
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
+    return fig
 
 
+def subspace_training_figure(final, radii, zone, *, chance: float):
+    """Final test accuracy of training confined to random surfaces through r·θ̂, against r.
+
+    ``final``: :func:`~goldilocks_core.experiments.fort_scherlis.final_accuracies` (columns
+    ``protocol, surface, dim, radius, test_accuracy, param_norm``); ``zone``: (lo, hi) radii shaded;
+    ``chance``: 1/K (dotted). Panels: (a) hyperplanes and (b) spheres with one learning rate,
+    (c) spheres with η₀·α^(2−L), (d) the final ‖θ‖ of the hyperplane cells (diverged cells: ×).
+    """
+    protocols = list(dict.fromkeys(final["protocol"]))
+    dims = sorted(set(final["dim"]))
+    shades = dict(zip(dims, np.linspace(0.45, 1.0, len(dims))))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True)
+    panels = [(axes[0, 0], protocols[0], "hyperplane", "(a) hyperplanes, one learning rate"),
+              (axes[0, 1], protocols[0], "sphere", "(b) spheres, one learning rate"),
+              (axes[1, 0], protocols[-1], "sphere", r"(c) spheres, $\eta_0\alpha^{2-L}$")]
+    for ax, protocol, surface, title in panels:
+        sub = final[(final["protocol"] == protocol) & (final["surface"] == surface)]
+        for d in sorted(set(sub["dim"])):
+            g = sub[sub["dim"] == d].sort_values("radius")
+            color = matplotlib.colors.to_rgba(_SURFACE_COLORS[surface], shades[d])
+            ax.plot(g["radius"], g["test_accuracy"], "o-", color=color, ms=4, label=f"d = {d}")
+            dead = g[g["diverged"]]
+            ax.plot(dead["radius"], np.full(len(dead), chance), "x", color=color, ms=7)
+        ax.axhline(chance, color=COLORS["reference"], ls=":", lw=1)
+        _radius_marks(ax, radii, zone)
+        ax.set_ylabel("final test accuracy")
+        ax.set_ylim(0, None)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, loc="best")
+    ax = axes[1, 1]
+    planes = final[(final["protocol"] == protocols[0]) & (final["surface"] == "hyperplane")]
+    for d in dims:
+        g = planes[planes["dim"] == d].sort_values("radius")
+        color = matplotlib.colors.to_rgba(_SURFACE_COLORS["hyperplane"], shades[d])
+        ax.plot(g["radius"], g["param_norm"], "o-", color=color, ms=4, label=f"d = {d}")
+    lo, hi = final["radius"].min(), final["radius"].max()
+    ax.plot([lo, hi], [lo, hi], color=COLORS["reference"], lw=0.8, ls="--", label="start")
+    ax.axhspan(*zone, color=COLORS["zone"], alpha=0.35, lw=0)
+    _radius_marks(ax, radii, zone)
+    ax.set_yscale("log")
+    ax.set_ylabel(r"final $\Vert\theta\Vert$ (hyperplanes)")
+    ax.set_title("(d) where the hyperplane runs end", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    for ax in axes[0]:
+        ax.set_xlabel("")
+    for ax in axes[1]:
+        ax.set_xlabel(r"start radius $r$")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
 # Related work: Kalra & Barkeshli (2023), the early-training phase diagram
 # (data from goldilocks_core.experiments.kalra_barkeshli)
 
@@ -1116,55 +1169,6 @@ def early_phase_diagram(summaries, *, c_floor: float = 0.5, c_ceiling: float | N
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
     return fig
-
-
-def subspace_training_figure(final, radii, zone, *, chance: float):
-    """Final test accuracy of training confined to random surfaces through r·θ̂, against r.
-
-    ``final``: :func:`~goldilocks_core.experiments.fort_scherlis.final_accuracies` (columns
-    ``protocol, surface, dim, radius, test_accuracy, param_norm``); ``zone``: (lo, hi) radii shaded;
-    ``chance``: 1/K (dotted). Panels: (a) hyperplanes and (b) spheres with one learning rate,
-    (c) spheres with η₀·α^(2−L), (d) the final ‖θ‖ of the hyperplane cells (diverged cells: ×).
-    """
-    protocols = list(dict.fromkeys(final["protocol"]))
-    dims = sorted(set(final["dim"]))
-    shades = dict(zip(dims, np.linspace(0.45, 1.0, len(dims))))
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), sharex=True)
-    panels = [(axes[0, 0], protocols[0], "hyperplane", "(a) hyperplanes, one learning rate"),
-              (axes[0, 1], protocols[0], "sphere", "(b) spheres, one learning rate"),
-              (axes[1, 0], protocols[-1], "sphere", r"(c) spheres, $\eta_0\alpha^{2-L}$")]
-    for ax, protocol, surface, title in panels:
-        sub = final[(final["protocol"] == protocol) & (final["surface"] == surface)]
-        for d in sorted(set(sub["dim"])):
-            g = sub[sub["dim"] == d].sort_values("radius")
-            color = matplotlib.colors.to_rgba(_SURFACE_COLORS[surface], shades[d])
-            ax.plot(g["radius"], g["test_accuracy"], "o-", color=color, ms=4, label=f"d = {d}")
-            dead = g[g["diverged"]]
-            ax.plot(dead["radius"], np.full(len(dead), chance), "x", color=color, ms=7)
-        ax.axhline(chance, color=COLORS["reference"], ls=":", lw=1)
-        _radius_marks(ax, radii, zone)
-        ax.set_ylabel("final test accuracy")
-        ax.set_ylim(0, None)
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8, loc="best")
-    ax = axes[1, 1]
-    planes = final[(final["protocol"] == protocols[0]) & (final["surface"] == "hyperplane")]
-    for d in dims:
-        g = planes[planes["dim"] == d].sort_values("radius")
-        color = matplotlib.colors.to_rgba(_SURFACE_COLORS["hyperplane"], shades[d])
-        ax.plot(g["radius"], g["param_norm"], "o-", color=color, ms=4, label=f"d = {d}")
-    lo, hi = final["radius"].min(), final["radius"].max()
-    ax.plot([lo, hi], [lo, hi], color=COLORS["reference"], lw=0.8, ls="--", label="start")
-    ax.axhspan(*zone, color=COLORS["zone"], alpha=0.35, lw=0)
-    _radius_marks(ax, radii, zone)
-    ax.set_yscale("log")
-    ax.set_ylabel(r"final $\Vert\theta\Vert$ (hyperplanes)")
-    ax.set_title("(d) where the hyperplane runs end", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    for ax in axes[0]:
-        ax.set_xlabel("")
-    for ax in axes[1]:
-        ax.set_xlabel(r"start radius $r$")
 
 
 def uv_check_figure(check):
