@@ -1,7 +1,6 @@
 """The results cache (goldilocks_core.experiments.cache) and content identities (.identity)."""
 import copy
 import os
-import time
 
 import numpy as np
 import pytest

@@ -17,7 +17,6 @@ from goldilocks_core.experiments.setup import build
 from goldilocks_core.losses import cross_entropy
 from goldilocks_core.profiles import settings
 from goldilocks_core.random_logit import (
-    expected_g_curvature,
     expected_g_eigenvalues,
     expected_g_term,
     gamma_p,

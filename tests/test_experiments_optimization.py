@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from goldilocks_core import claims, plotting, training
+from goldilocks_core import plotting, training
 from goldilocks_core.experiments import optimization as opt
 from goldilocks_core.experiments.setup import build
 from goldilocks_core.profiles import settings

@@ -2,7 +2,6 @@
 that hold by construction (moved here from the book)."""
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 

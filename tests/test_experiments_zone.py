@@ -1,5 +1,4 @@
 """goldilocks_core.experiments.zone: the drivers of chapters 1 and 3 and their curve analysis."""
-import math
 
 import numpy as np
 import pandas as pd
@@ -7,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from goldilocks_core import models
 from goldilocks_core.experiments import curves as C
 from goldilocks_core.experiments import zone as Z
 from goldilocks_core.experiments.setup import build

@@ -1,5 +1,4 @@
 """The vmapped training engine (goldilocks_core.training): §5 and App. E of Vysogorets et al. (2024)."""
-import copy
 
 import numpy as np
 import pandas as pd

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
