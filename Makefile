@@ -41,7 +41,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 # After re-executing the book with new package versions: record them.
 constraints: setup
 	@{ sed -n '1,/^# Refresh/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable \
-		| grep -v goldilocks | sed 's/^torch==\([^+]*\)+.*/torch==\1/'; } > $(CONSTRAINTS).new
+		| grep -v goldilocks | sed 's/^torch==\([^+]*\)+.*/torch==\1/' \
+		| sed 's/^soupsieve==\(.*\)$$/soupsieve==\1; python_full_version >= "3.11.5"\nsoupsieve<3; python_full_version < "3.11.5"  # 3.x and 4.x need Python 3.11.5 (Debian 12 ships 3.11.2)/'; \
+		} > $(CONSTRAINTS).new
 	@mv $(CONSTRAINTS).new $(CONSTRAINTS) && echo "wrote $(CONSTRAINTS)"
 
 book: setup

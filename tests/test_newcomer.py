@@ -71,3 +71,15 @@ def test_one_torch_pin():
     pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch==")]
     assert len(pins) == 1 and "+" not in pins[0]
     assert "torch==2" not in (ROOT / "Makefile").read_text()  # the Makefile reads the pin from constraints
+
+
+def test_constraints_install_on_debian_python():
+    """Debian 12's python3.11 is 3.11.2: every pin must have a release for it (soupsieve 3+ needs
+    3.11.5, so the constraints choose by python_full_version)."""
+    from packaging.requirements import Requirement
+
+    env = {"python_full_version": "3.11.2", "python_version": "3.11"}
+    lines = [line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text().splitlines()]
+    reqs = [Requirement(line) for line in lines if line]
+    soup = [r for r in reqs if r.name == "soupsieve" and (r.marker is None or r.marker.evaluate(env))]
+    assert [str(r.specifier) for r in soup] == ["<3"]
