@@ -180,3 +180,66 @@ def test_substitutions_of_the_paper_profile_and_the_profile_classes():
     assert "measured on the networks" in table["this page"].iloc[3]
     assert "σ_z^0.25" in R.substitutions(quick.replace(sigma_c_power=0.25))["this page"].iloc[3]
     assert "fg_setting" not in settings("features", "paper").field_names()
+
+
+def test_paper_profile_code_path_on_a_tiny_stand_in(tmp_path, monkeypatch):
+    """The notebook's calls under the paper profile (cache on, its dtype, σ_c law measured on the
+    networks, hyperplanes), with tiny stand-ins for its networks and data and tiny sizes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from goldilocks_core import plotting
+
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    mlp = {"name": "MLP (stand-in)", "arch": "mlp", "dataset": "digits", "widths": [64, 12, 10], "num_samples": 40}
+    lenet5 = {"name": "LeNet-5 (stand-in)", "arch": "lenet5", "dataset": "gaussian", "num_samples": 20,
+              "data_options": {"shape": [1, 32, 32], "num_samples": 100, "seed": 0}}
+    paper = settings("fort_ganguli", "paper")
+    cfg = settings("fort_ganguli", "paper", device="cpu",
+                   model={**paper.model, "n_samples": 40, "dim": 60, "sigma_c": 1 / math.sqrt(60),
+                          "sigma_e": 0.7 / math.sqrt(60)},
+                   num_seeds=2, sweep_sigma_z=(1e-3, 0.1, 10.0, 100.0), num_bases=2,
+                   networks=(mlp, lenet5), num_measure=20, train_steps=2)
+    assert cfg.profile == "paper" and cfg.cache and cfg.sigma_c_power is None and cfg.train_dtype == "float32"
+    assert cfg.activations == ("relu", "tanh") and cfg.top_k == cfg.basis_dim == cfg.model["n_classes"] == 10
+    CHAPTER = "Related work: Fort & Ganguli"
+    assert len(R.substitutions(cfg)) == 8
+    table = FG.fig1(cfg)
+    assert list(table["network"].unique()) == ["MLP (stand-in)", "LeNet-5 (stand-in)"]
+    assert len(table) == 2 * 2 * 2 and (table["num_train"] == [40] * 4 + [20] * 4).all()
+    assert (table["steps"] == 2).all()
+    entries = sorted(tmp_path.glob("fort-ganguli-fig1-*.pkl"))
+    assert len(entries) == 4  # one per (network, activation)
+    exponents = FG.coupling_exponents(table)
+    assert list(exponents.columns) == ["network", "activation", "exponent"] and len(exponents) == 4
+    assert all(isinstance(v, float) for v in R.network_numbers(table, exponents).values())
+    assert R.network_table(table).shape == (8, 7)
+    figures = [plotting.fort_ganguli_clustering(table)]
+    assert R.exponent_table(exponents).shape == (4, 1)
+    rows = R.claims_clustering(table)
+    shown = C.show("claims-fort-ganguli-clustering", rows, chapter=CHAPTER, display=False)
+    assert len(shown.to_frame()) == 2 + 4
+    power = FG.chosen_power(cfg, exponents)
+    assert power >= 0.0
+    out = FG.model_figures(cfg, power)
+    numbers = R.model_numbers(out)
+    assert len(out["properties"]["eigenvalues"]) == 60 and len(out["powers"]) == numbers["fg-power-n"] == 2
+    figures.append(plotting.fort_ganguli_spectrum(out["properties"]))
+    rows += R.claims_model(out["properties"], out["powers"])
+    assert len(R.peaks_display(out["peaks"])) == len({0.0, 0.25, 0.5, 0.75, power})
+    figures.append(plotting.fort_ganguli_sweep(out))
+    rows += R.claims_sweep(out["sweep"], out["peaks"], out["power"])
+    curv = R.curvature_table(out["sweep"], [1e-3, 1.0, 10.0, 100.0])
+    assert "model (d)" in curv and len(curv) == 4
+    rows += R.claims_eq8(out["sweep"])
+    assert len(out["sweep"]) == 4 and len(rows) == 6 + 4 + 3 + 2
+    assert {r.verdict for r in rows} <= {"reproduces", "differs"}
+    assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
+    plt.close("all")
+    # a second run is served from the cache: the networks are not trained again
+    monkeypatch.setattr(FG, "network_clustering", lambda *a, **k: pytest.fail("fig1 recomputed a cached point"))
+    pd.testing.assert_frame_equal(FG.fig1(cfg), table)
+    assert sorted(tmp_path.glob("fort-ganguli-fig1-*.pkl")) == entries

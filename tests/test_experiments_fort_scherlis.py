@@ -252,3 +252,57 @@ def test_figures_draw_from_the_offline_path(offline_tiny):
     fig = plotting.subspace_training_figure(**rep.training_figure_data(runs, data["zone"]))
     assert len(fig.axes) == 4
     plt.close(fig)
+
+
+def test_paper_profile_code_path_on_a_tiny_stand_in(tmp_path, monkeypatch):
+    """The notebook's calls under the paper profile (results cache on, float32 training, SGD batches,
+    the full test split), with tiny stand-ins for its network and data and tiny sizes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from goldilocks_core import plotting
+
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    mlp = {"name": "MLP (stand-in)", "arch": "mlp", "dataset": "digits", "widths": [64, 12, 10], "num_samples": 40}
+    gauss = {"name": "MLP (Gaussian stand-in)", "arch": "mlp", "dataset": "gaussian", "widths": [64, 12, 10],
+             "num_samples": None, "data_options": {"shape": [1, 8, 8], "num_samples": 40, "seed": 0}}
+    cfg = settings("fort_scherlis", "paper", device="cpu", model=mlp, train_model=gauss,
+                   curvature_ratios=(0.01, 0.3, 1.0, 3.0, 1000.0), subspace_dim=4, num_seeds=2,
+                   train_ratios=(0.1, 1.0, 10.0), train_dims=(2, 6), steps=3, batch_size=20)
+    assert cfg.profile == "paper" and cfg.cache and cfg.test_num_samples is None and cfg.train_dtype == "float32"
+    assert cfg.base_lr == 30.0 and cfg.chunk_size is None
+    assert rep.substitutions(cfg).shape == (5, 2)
+    curv = fs.curvature_vs_radius(cfg)
+    assert len(curv) == 2 * 5 * 2 and set(curv["surface"]) == {"hyperplane", "sphere"}
+    assert {"seed", "ratio", "radius", "alpha", "pc", "lc", "trace", "lmax", "loss", "entropy", "shift"} <= set(curv)
+    entries = sorted(tmp_path.glob("fort-scherlis-curvature-*.pkl"))
+    assert len(entries) == 2  # one per seed
+    setup = rep.setup_table(curv, cfg)
+    assert setup.shape == (1, 7) and setup["N"].iloc[0] == 40 and setup["P"].iloc[0] == 64 * 12 + 12 * 10
+    figures = [plotting.radius_curvature_figure(**rep.curvature_figure_data(curv, cfg))]
+    c = rep.curvature_summary(curv, cfg)
+    assert c["next_ratio"] == 10.0 and c["small_ratio"] == 0.1
+    runs = fs.subspace_runs(cfg)
+    assert runs["protocol"].nunique() == 2 and set(runs["step"]) == {0, 3}
+    assert runs.attrs["num_classes"] == 10 and runs.attrs["degree"] == 2
+    zone = fs.zone_interval(curv, fraction=cfg.zone_fraction)
+    ok = rep.success_table(runs, zone, fraction=cfg.success_fraction)
+    assert len(ok) == len(fs.final_accuracies(runs)) == (2 * 3 * 2) + 3
+    assert rep.accuracy_table(ok).shape == (5, 3)
+    figures.append(plotting.subspace_training_figure(**rep.training_figure_data(runs, zone)))
+    t = rep.training_summary(ok)
+    assert (t["d_min"], t["d_max"]) == (2, 6)
+    rows = rep.claims_rows(curv, runs, cfg)
+    table = claims.show("claims-fort-scherlis", rows, chapter="Related work: Fort & Scherlis", display=False)
+    assert len(table.to_frame()) == 8 and all(r.verdict in claims.VERDICTS for r in rows)
+    assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
+    plt.close("all")
+    # a second run is served from the cache: no curvature is computed again
+    monkeypatch.setattr(fs, "curvature_seed", lambda *a, **k: pytest.fail("recomputed a cached seed"))
+    again = fs.curvature_vs_radius(cfg)
+    pd.testing.assert_frame_equal(again, curv)
+    assert again.attrs["radii"] == curv.attrs["radii"]
+    assert sorted(tmp_path.glob("fort-scherlis-curvature-*.pkl")) == entries

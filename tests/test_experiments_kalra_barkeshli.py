@@ -260,3 +260,60 @@ def test_profiles_of_the_chapter():
     quick = settings("kalra_barkeshli", "quick")
     assert quick.dataset == "fashion_mnist" and 250 <= quick.num_train <= 1000
     assert isinstance(kb.substitutions(quick), pd.DataFrame)
+
+
+def test_paper_profile_code_path_on_a_tiny_stand_in(tmp_path, monkeypatch):
+    """The notebook's calls under the paper profile (SGD batches, a measurement subset of the training
+    set, float64, no early stop of the sharpness tracking, PyTorch's own thread count), with scikit-learn's
+    digits standing in for CIFAR-10 and tiny sizes."""
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    cfg = settings("kalra_barkeshli", "paper", device="cpu", dataset="digits", num_train=60, batch_size=20,
+                   measure_samples=30, architectures=((2, 16), (2, 8), (3, 8)), demo_architectures=((2, 8),),
+                   demo_xs=(0.0, 2.0), num_inits=2, steps=3, x_max=4.0, x_step=1.0, lanczos_steps=5, warm_steps=2,
+                   uv_widths=(2, 8, 32), uv_inits=5, uv_steps=20, uv_x_step=0.25, uv_demo_width=4,
+                   uv_demo_steps=4)
+    assert cfg.profile == "paper" and cfg.dtype == "float64" and cfg.image_size is None
+    assert cfg.xent_architectures is None and not cfg.until_rise and cfg.threads is None
+    threads = torch.get_num_threads()
+    table = kb.substitutions(cfg)
+    assert list(table.columns) == ["aspect", "paper", "this page"] and "SGD, batch 20" in table.iloc[2, 2]
+    data = kb.load_data(cfg)
+    train, measure = data
+    assert train.inputs.shape == (60, 64) and measure.inputs.shape == (30, 64)
+    assert train.inputs.dtype == torch.float64 and train.inputs.device.type == "cpu"
+    demo = kb.trajectory_demo(cfg, data=data)
+    assert set(demo["c"]) == {1.0, 4.0} and len(demo) == 2 * 4
+    figures = [plotting.early_trajectories(demo)]
+    mse = kb.fcn_phase_diagram(cfg, "mse", data=data)
+    xent = kb.fcn_phase_diagram(cfg, "xent", data=data)
+    for out, loss in ((mse, "mse"), (xent, "xent")):  # xent_architectures None: the same architectures
+        c, t = out["constants"], out["trajectories"]
+        assert len(c) == 3 * 2 and set(c["d_over_w"]) == {2 / 16, 2 / 8, 3 / 8} and (c["loss"] == loss).all()
+        assert {"lambda0", "c_loss", "c_sharp", "c_max", "censored"} <= set(c)
+        assert len(t) == 3 * 2 * 5 * 4 and (t.loc[t["step"] == 0, "loss_ratio"] == 1.0).all()
+    shown = kb.phase_table(mse["constants"])
+    assert list(shown["d/w"]) == ["1/8", "1/4", "3/8"] and (shown["inits"] == 2).all()
+    m = report.fcn_numbers(mse["constants"], mse["trajectories"])
+    x = report.fcn_numbers(xent["constants"], xent["trajectories"])
+    report.glue_numbers(m, "kb-mse")
+    report.glue_numbers(x, "kb-xent")
+    summaries = {"MSE": kb.phase_summary(mse["constants"]), "cross-entropy": kb.phase_summary(xent["constants"])}
+    figures.append(plotting.early_phase_diagram(summaries))
+    chapter = "Related work: Kalra & Barkeshli"
+    fcn = claims.show("claims-kalra-barkeshli-fcn", report.fcn_claims_rows(m, x), chapter=chapter, display=False)
+    check = kb.uv_check(cfg)
+    assert check["width"] == 4 and len(check["frame"]) == 3 * 2 * 5 and check["max_rel_diff"] < 1e-10
+    figures.append(plotting.uv_check_figure(check))
+    uv_frame = kb.uv_phase_diagrams(cfg)
+    assert set(uv_frame["scale"]) == set(uv.SCALES) and set(uv_frame["width"]) == {2, 8, 32}
+    u = report.uv_numbers(uv_frame)
+    report.glue_numbers(u, "kb-uv")
+    figures.append(plotting.uv_phase_figure(kb.uv_summary(uv_frame)))
+    uvt = claims.show("claims-kalra-barkeshli-uv", report.uv_claims_rows(u), chapter=chapter, display=False)
+    rows = fcn.rows + uvt.rows
+    assert len(rows) == 15 and all(r.verdict in claims.VERDICTS for r in rows)
+    assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
+    matplotlib.pyplot.close("all")
+    assert torch.get_num_threads() == threads
+    assert not any(tmp_path.iterdir())  # this chapter keeps no results cache
