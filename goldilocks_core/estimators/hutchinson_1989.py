@@ -30,7 +30,7 @@ def hutchinson_samples(op, num_matvecs: int, *, generator=None, block_size: int 
     Parameters
     ----------
     op : LinearOperator, array-like or torch.Tensor
-        A square operator A (:func:`~goldilocks_core.estimators._common.as_square_operator`).
+        A square operator A (a ``LinearOperator``, a dense array or tensor).
     num_matvecs : int
         n, the number of probes.
     generator : None, int, numpy or torch Generator

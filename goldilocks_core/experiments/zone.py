@@ -10,14 +10,15 @@ so positive curvature Tr(H)/‖H‖_F (Eq. 2) depends on β = α^L/T alone: the 
 tied temperature T = α^L (Fig. 1 middle) puts every norm in the zone. The zone is where the
 G-term dominates, ‖G'‖₂ ≳ ‖H'‖₂ (Eq. 6).
 
-Three layers of functions:
+Two layers of functions:
 
 * measurements of one seed or one network: :func:`run_seed` (the sweeps of Fig. 1 and 2),
   :func:`gradient_identity_errors` (Eq. 3), :func:`eq5_errors` (Eq. 5 against explicitly
   scaled weights);
 * drivers taking a chapter's settings (:func:`zone_sweeps`, :func:`fig1`, :func:`fig2`,
   :func:`identity_checks`): the notebooks' code path for every profile, seeds cached with
-  :func:`~goldilocks_core.experiments.cached_map` when ``cfg.cache``;
+  :func:`~goldilocks_core.experiments.cached_map` when ``cfg.cache``.
+
 The pure functions on the resulting curves (peaks, zones, slopes) are in :mod:`.curves`.
 """
 from __future__ import annotations

@@ -27,7 +27,7 @@ class ChunkResult:
     Parameters
     ----------
     metrics : dict of str to numpy.ndarray
-        ``metrics[name]`` is (logged steps × cells), for each name of :data:`~goldilocks_core.training.METRICS`.
+        ``metrics[name]`` is (logged steps × cells), for each name of ``goldilocks_core.training.METRICS``.
     diverged_at : numpy.ndarray
         Per cell, the step it diverged at; −1 if never.
     final : dict of str to torch.Tensor
