@@ -7,6 +7,8 @@
 * Without a repository URL (the default build) the page has no repository, Binder or Colab
   button.
 * Previous/Next runs through the chapters and back matter, never into ``book/api/``.
+* Every figure of a page is numbered: each image in the article sits in a ``figure`` whose
+  caption carries a number ("Fig. N"), never a bare cell output.
 
 The first screen of each page at each width is saved to ``_build/screenshots/``.
 """
@@ -60,6 +62,9 @@ return {
     .map(a => a.outerHTML.slice(0, 120)),
   prev: link('a.left-prev'),
   next: link('a.right-next'),
+  unnumbered: [...document.querySelectorAll('article.bd-article img')]
+    .filter(img => { const f = img.closest('figure'); return !(f && f.querySelector('.caption-number')); })
+    .map(img => (img.getAttribute('src') || '').slice(-40)),
 };
 """
 
@@ -108,6 +113,7 @@ def test_title_buttons_and_neighbours(doc, driver, server):
     assert "\\" not in state["title"] and "$" not in state["title"], \
         f"{doc}: the browser tab shows TeX: {state['title']!r}"
     assert not state["launch"], f"{doc}: launch or repository buttons without a repository URL: {state['launch']}"
+    assert not state["unnumbered"], f"{doc}: images without a numbered caption: {state['unnumbered']}"
     for side in ("prev", "next"):
         assert not (state[side] or "").lstrip("./").startswith("api/"), \
             f"{doc}: {side} leads into the API pages ({state[side]})"
