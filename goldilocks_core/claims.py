@@ -27,7 +27,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 __all__ = ["VERDICTS", "Claim", "ClaimsTable", "check", "within", "within_decades", "at_least", "at_most",
-           "between", "show", "collect", "verdict_counts", "fmt", "MIME", "scorecard_frame", "scorecard_html",
+           "between", "significant", "show", "collect", "verdict_counts", "fmt", "MIME", "scorecard_frame",
+           "scorecard_html",
            "counts_frame"]
 
 VERDICTS = ("reproduces", "differs", "not comparable")
@@ -187,6 +188,25 @@ def between(value: float, lo: float, hi: float) -> bool:
     bool
     """
     return at_least(value, lo) and at_most(value, hi)
+
+
+def significant(value: float, digits: int = 3) -> float:
+    """Round ``value`` to ``digits`` significant digits, as a number (tables and glued values).
+
+    Parameters
+    ----------
+    value : float
+        The number.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    float
+        The rounded value (−0.0 becomes 0.0); NaN and inf unchanged.
+    """
+    value = float(value)
+    return float(fmt(value, digits)) + 0.0 if math.isfinite(value) else value
 
 
 def fmt(value: float, digits: int = 3) -> str:

@@ -30,7 +30,8 @@ Views (Eq. 4–5 of Vysogorets, Dawid & Kempe, ICML 2024, at any α and T):
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
@@ -84,7 +85,6 @@ class CurvatureProblem:
     degree: int | None = None
     dtype: torch.dtype | None = None
     chunk_size: int | None = None
-    _cast_model: list = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.model, nn.Module):
@@ -173,13 +173,12 @@ class CurvatureProblem:
                      progress=progress)
 
     # ---------------------------------------------------------------- full-space view (d = P)
+    @functools.cached_property
     def _model_in_dtype(self) -> nn.Module:
-        params = list(self.model.parameters())
-        if all(p.dtype == self.dtype for p in params):
+        """The model itself, or once a copy of it cast to the problem's dtype."""
+        if all(p.dtype == self.dtype for p in self.model.parameters()):
             return self.model
-        if not self._cast_model:
-            self._cast_model.append(copy.deepcopy(self.model).to(self.dtype))
-        return self._cast_model[0]
+        return copy.deepcopy(self.model).to(self.dtype)
 
     def operator(self, *, alpha: float = 1.0, temperature: float = 1.0, term: str = "hessian",
                  parameters: str | Sequence[str] | None = None) -> CurvatureOperator:
@@ -199,6 +198,6 @@ class CurvatureProblem:
         CurvatureOperator
             See :func:`goldilocks_core.estimators.hessian_operator`.
         """
-        return hessian_operator(self._model_in_dtype(), self.inputs, self.targets, alpha=alpha,
+        return hessian_operator(self._model_in_dtype, self.inputs, self.targets, alpha=alpha,
                                 temperature=temperature, term=term, chunk_size=self.chunk_size,
                                 degree=self.degree_at(alpha), parameters=parameters)

@@ -216,7 +216,8 @@ def test_cached_zone_sweeps_key_the_data_and_reuse_finished_seeds(tmp_path, monk
         return type(ds)(ds.inputs.flip(0), ds.targets.flip(0), ds.num_classes, ds.name, ds.split)
 
     monkeypatch.setattr(setup.data, "load", other_data)
-    monkeypatch.setattr(setup, "_SOURCE_IDS", {})
+    monkeypatch.setattr(setup, "_SOURCE_IDS", {})  # a new session: what it remembers is gone
+    monkeypatch.setattr(setup, "_PREPARED", type(setup._PREPARED)())
     again = Z.fig2(cfg)
     assert runs == [0, 1, 0]
     pd.testing.assert_frame_equal(again, Z.fig2(cfg | {"cache": False}))

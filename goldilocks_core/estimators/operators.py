@@ -113,8 +113,7 @@ class CurvatureOperator(LinearOperator):
         self.term = term
         self.alpha = check_alpha(alpha)
         self.temperature = check_temperature(temperature)
-        degree = resolve_degree(model, degree, alpha=self.alpha)
-        self.degree = check_count("degree", degree)
+        self.degree = resolve_degree(model, degree, alpha=self.alpha)
         self.beta = inverse_temperature(self.alpha, self.temperature, self.degree)
         self.scale = self.alpha ** -2  # ∇²_θ' = α⁻² ∇²_θ at θ' = αθ
 

@@ -38,10 +38,6 @@ NETWORK_Q_SL_ATOL = 0.15  # networks' q^SL near the 0.67 that "matches our obser
 MONOTONE_FROM = 1.0  # Fig. 8 "falls": non-increasing for σ_z ≥ 1 and last < first
 
 
-def _g(value: float, digits: int = 3) -> float:
-    return float(f"{float(value):.{digits}g}") if np.isfinite(value) else float(value)
-
-
 def _names(values: Sequence[str]) -> str:
     return ", ".join(dict.fromkeys(values))
 
@@ -104,12 +100,12 @@ def network_table(table: pd.DataFrame) -> pd.DataFrame:
     cols = {"q_slsc": "q^SLSC", "q_sl": "q^SL", "q_dl": "q^DL", "train_accuracy": "train acc.",
             "logit_std": "σ_z (logit std)", "grad_norm": "mean ‖∂z/∂θ‖", "class_mean_norm": "mean ‖c_k‖"}
     out = table.set_index(["network", "activation", "stage"])[list(cols)].rename(columns=cols)
-    return out.map(lambda v: _g(v, 3))
+    return out.map(lambda v: C.significant(v, 3))
 
 
 def exponent_table(exponents: pd.DataFrame) -> pd.DataFrame:
     """The growth exponents a of σ_c ∝ σ_z^a measured over training, rounded."""
-    return exponents.assign(exponent=exponents["exponent"].map(lambda v: _g(v, 2))).set_index(
+    return exponents.assign(exponent=exponents["exponent"].map(lambda v: C.significant(v, 2))).set_index(
         ["network", "activation"])
 
 
@@ -124,14 +120,14 @@ def curvature_table(sweep: pd.DataFrame, sigma_z: Sequence[float]) -> pd.DataFra
         cols.update({"positive_curvature_projected": "model (d)", "eq7_curvature_projected": "Eq. 7 (d)",
                      "eq8_curvature_projected": "Eq. 8 (d)"})
     out = sweep.iloc[idx][list(cols)].rename(columns=cols).reset_index(drop=True)
-    return out.map(lambda v: _g(v, 3))
+    return out.map(lambda v: C.significant(v, 3))
 
 
 def peaks_display(peaks: pd.DataFrame) -> pd.DataFrame:
     """:func:`~.fort_ganguli.peak_table` rounded for display."""
     out = peaks.copy()
     for c in ("power", "peak_sigma_z", "rise", "fall"):
-        out[c] = out[c].map(lambda v: _g(v, 3))
+        out[c] = out[c].map(lambda v: C.significant(v, 3))
     return out.set_index("power")
 
 

@@ -21,8 +21,6 @@ their criteria are in :mod:`.fort_scherlis_report`.
 """
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -32,14 +30,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, jvp
 
-from .. import data
 from ..curvature import lambda_max, local_convexity, positive_curvature, sweep_decompositions
 from ..devices import resolve_device, torch_dtype
 from ..losses import cross_entropy, log_probabilities
 from ..models import resolve_degree
 from ..training.subspace import tangent_basis, train_subspace, unit_direction
 from .cache import cached_map, result_settings
-from .setup import Setting, _source_options, build_model, source_identity
+from .setup import build, build_data, source_identity
 from .curves import half_peak_interval, peak
 
 __all__ = ["BASIS_SEED_OFFSET", "SURFACE_PROTOCOLS", "init_radii", "radial_slope", "homogeneous_radial_slope",
@@ -160,29 +157,6 @@ def sphere_hessian(plane_hessian: torch.Tensor, slope: float, radius: float) -> 
     return M - (slope / radius**2) * torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
 
 
-@functools.lru_cache(maxsize=2)
-def _source(dataset: str, split: str, options: str) -> data.Dataset:
-    """The whole split, prepared once per session (resizing 60,000 images takes seconds)."""
-    return data.load(dataset, split, **json.loads(options))
-
-
-def _dataset(spec: Mapping[str, Any], split: str, seed: int, dtype, device) -> data.Dataset:
-    """:func:`~goldilocks_core.experiments.setup.build_data` with the prepared split kept in memory."""
-    ds = _source(spec["dataset"], split, json.dumps(_source_options(dict(spec)), sort_keys=True))
-    n = spec.get("num_samples")
-    if n is not None and n < len(ds):
-        n -= n % ds.num_classes
-        ds = data.balanced_subset(ds, n, generator=torch.Generator().manual_seed(10_000 + seed))
-    return ds.to(device, dtype)
-
-
-def _setting(spec: Mapping[str, Any], seed: int, dtype, device) -> Setting:
-    ds = _dataset(spec, "train", seed, dtype, device)
-    model = build_model(dict(spec), in_shape=tuple(ds.inputs.shape[1:]), num_classes=ds.num_classes, seed=seed,
-                        dtype=dtype, device=device)
-    return Setting(spec.get("name", spec["arch"]), model, ds.inputs, ds.targets, ds.num_classes)
-
-
 def curvature_seed(spec: Mapping[str, Any], seed: int, *, ratios, subspace_dim: int, device="cpu",
                    chunk_size: int | None = None) -> pd.DataFrame:
     """Positive curvature and local convexity on hyperplanes and spheres through r·θ̂, one seed.
@@ -209,7 +183,7 @@ def curvature_seed(spec: Mapping[str, Any], seed: int, *, ratios, subspace_dim: 
         and ``shift`` (θ·∇ℓ/r², the sphere's shift of (S)). ``attrs``: ``num_samples``,
         ``num_params``, ``degree`` and ``radii`` (:func:`init_radii`).
     """
-    s = _setting(spec, seed, torch.float64, device)
+    s = build(dict(spec), seed=seed, dtype=torch.float64, device=device)
     L = s.degree
     direction, norm = unit_direction(s.model)
     r_k = init_radii(s.model)["kaiming"]
@@ -310,9 +284,10 @@ def subspace_runs(cfg: Mapping[str, Any]) -> pd.DataFrame:
     spec, seed = dict(cfg["train_model"]), int(cfg["seed"])
     dtype = torch_dtype(cfg.get("train_dtype", "float32"))
     device = resolve_device(cfg.get("device", "auto"))
-    s = _setting(spec, seed, dtype, device)
+    s = build(dict(spec), seed=seed, dtype=dtype, device=device)
     model, train = s.model, (s.inputs, s.targets, s.num_classes)
-    test = _dataset({**spec, "num_samples": cfg.get("test_num_samples")}, "test", seed, dtype, device)
+    test = build_data({**spec, "num_samples": cfg.get("test_num_samples")}, split="test", seed=seed, dtype=dtype,
+                      device=device)
     radii = init_radii(model)
     basis = tangent_basis(unit_direction(model)[0], max(int(d) for d in cfg["train_dims"]),
                           generator=torch.Generator().manual_seed(BASIS_SEED_OFFSET + seed))

@@ -61,11 +61,6 @@ def setup_table(curv: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([row], index=pd.Index([cfg["model"]["name"]], name="network"))
 
 
-def _sig(x: float, digits: int = 4) -> float:
-    """``x`` rounded to ``digits`` significant digits (glued numbers stable to round-off)."""
-    return float(f"{float(x):.{digits}g}")
-
-
 def curvature_figure_data(curv: pd.DataFrame, cfg: Mapping[str, Any]) -> dict:
     """Keyword arguments of :func:`goldilocks_core.plotting.radius_curvature_figure`."""
     curves = {(s, m): mean_curves(curv, s, m) for s in ("hyperplane", "sphere") for m in ("pc", "lc")}
@@ -101,7 +96,7 @@ def curvature_summary(curv: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, f
            "next_ratio": above, "lr_lmax_next": lr * at_next["lmax"], "small_ratio": ratios[0],
            "small_entropy": at_small["entropy"], "r_xavier": curv.attrs["radii"]["xavier"],
            "r_kaiming": curv.attrs["radii"]["kaiming"]}
-    return {k: _sig(v) for k, v in out.items()}
+    return {k: claims.significant(v, 4) for k, v in out.items()}
 
 
 def training_summary(success: pd.DataFrame) -> dict[str, float]:
@@ -110,8 +105,8 @@ def training_summary(success: pd.DataFrame) -> dict[str, float]:
     out: dict[str, float] = {"diverged": int(success["diverged"].sum())}
     for end, d in (("min", int(success["dim"].min())), ("max", int(success["dim"].max()))):
         g = success[success["dim"] == d]
-        out.update({f"d_{end}": d, f"best_d{end}": _sig(g["test_accuracy"].max(), 2),
-                    f"bar_d{end}": _sig(g["bar"].iloc[0], 2)})
+        out.update({f"d_{end}": d, f"best_d{end}": claims.significant(g["test_accuracy"].max(), 2),
+                    f"bar_d{end}": claims.significant(g["bar"].iloc[0], 2)})
     return out
 
 

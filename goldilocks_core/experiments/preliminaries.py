@@ -198,7 +198,7 @@ def show_models(table: pd.DataFrame) -> pd.DataFrame:
 
 def show_curvature(curvature: pd.DataFrame) -> pd.DataFrame:
     """:func:`init_curvature`'s table for the page, to 3 significant digits."""
-    return curvature.apply(lambda col: [float(f"{v:.3g}") for v in col])
+    return curvature.apply(lambda col: [claims.significant(v) for v in col])
 
 
 def psd_curvature_examples(*, seed: int, n: int = 200, ranks=(1, 4, 16, 64)) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -12,6 +12,7 @@ requested device and dtype.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ BASIS_SEED_OFFSET = 104_729
 
 ARCHS = ("mlp", "lenet_300_100", "lenet5")
 _SOURCE_IDS: dict[str, str] = {}
+_PREPARED: OrderedDict[str, data.Dataset] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -73,19 +75,32 @@ def _source_options(spec: dict) -> dict:
     return options
 
 
+def _source_key(spec: dict, split: str) -> str:
+    source = {"dataset": spec["dataset"], "split": split, "options": _source_options(spec),
+              "root": str(data.cache_root())}
+    return json.dumps(canonical(source), sort_keys=True)
+
+
 def _load_source(spec: dict, split: str) -> data.Dataset:
-    return data.load(spec["dataset"], split, **_source_options(spec))
+    """The whole split, resized or padded once per session (resizing 60,000 images takes seconds);
+    the last two splits are kept, keyed like :func:`source_identity`."""
+    options = _source_options(spec)
+    key = _source_key(spec, split)
+    if key not in _PREPARED:
+        _PREPARED[key] = data.load(spec["dataset"], split, **options)
+        while len(_PREPARED) > 2:
+            _PREPARED.popitem(last=False)
+    return _PREPARED[key]
 
 
 def source_identity(spec: dict, split: str = "train") -> str:
     """:func:`~goldilocks_core.experiments.identity.data_identity` of the data set ``spec`` draws
     from (``dataset``, ``image_size``, ``pad_to``, ``data_options``), before the balanced subset, which is a
-    function of it, ``num_samples`` and the seed. Remembered per source for the session."""
-    options = _source_options(spec)
-    source = {"dataset": spec["dataset"], "split": split, "options": options, "root": str(data.cache_root())}
-    key = json.dumps(canonical(source), sort_keys=True)
+    function of it, ``num_samples`` and the seed. Remembered per source for the session, like the
+    prepared split itself (:func:`build_data`)."""
+    key = _source_key(spec, split)
     if key not in _SOURCE_IDS:
-        _SOURCE_IDS[key] = data_identity(data.load(spec["dataset"], split, **options))
+        _SOURCE_IDS[key] = data_identity(_load_source(spec, split))
     return _SOURCE_IDS[key]
 
 

@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..claims import significant
 from ..estimators import RitzValues, SpectralDensity, gaussian_density, hessian_operator, slq, top_ritz_values
 from ..functional import parameter_slices
 from ..progress import progress_bar
@@ -402,7 +403,7 @@ def summary_frame(points: Sequence[SpectraPoint], digits: int = 3):
     import pandas as pd
 
     def r(x):
-        return float(f"{x:.{digits}g}") + 0.0 if np.isfinite(x) else x
+        return significant(x, digits)
 
     rows = []
     for p in points:
