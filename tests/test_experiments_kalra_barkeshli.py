@@ -210,7 +210,7 @@ def tiny():
         num_train=50, measure_samples=30, architectures=((2, 16), (2, 8), (3, 8)), xent_architectures=None,
         demo_architectures=((2, 8),), demo_xs=(0.0, 2.0), num_inits=2, steps=3, x_min=0.0, x_max=4.0,
         x_step=1.0, lanczos_steps=5, warm_steps=2, uv_widths=(2, 8, 32), uv_inits=5, uv_steps=20,
-        uv_x_step=0.25, uv_demo_width=4, uv_demo_steps=4)
+        uv_x_step=0.25, uv_demo_width=4, uv_demo_steps=4, cache=False)
     data = kb.load_data(cfg)
     return {"cfg": cfg, "data": data, "mse": kb.fcn_phase_diagram(cfg, "mse", data=data),
             "xent": kb.fcn_phase_diagram(cfg, "xent", data=data), "demo": kb.trajectory_demo(cfg, data=data),
@@ -316,4 +316,40 @@ def test_paper_profile_code_path_on_a_tiny_stand_in(tmp_path, monkeypatch):
     assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
     matplotlib.pyplot.close("all")
     assert torch.get_num_threads() == threads
-    assert not any(tmp_path.iterdir())  # this chapter keeps no results cache
+    # the paper profile caches each architecture's runs: 3 + 3 (MSE, cross-entropy) + 1 (demo)
+    entries = sorted(tmp_path.glob("kalra-barkeshli-*.pkl"))
+    assert len(entries) == 7
+
+
+def test_phase_diagram_cache_resumes_per_architecture(tmp_path, monkeypatch):
+    """A second run loads every architecture from the cache; with one entry lost (a run killed before
+    it was written) only that architecture is computed again, and the tables are equal."""
+    monkeypatch.setenv("GOLDILOCKS_CACHE", str(tmp_path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    cfg = settings("kalra_barkeshli", "offline", device="cpu", num_train=40, measure_samples=20,
+                   architectures=((2, 8), (3, 8)), num_inits=1, steps=2, x_max=2.0, x_step=1.0,
+                   lanczos_steps=4, warm_steps=2)
+    assert cfg.cache
+    data = kb.load_data(cfg)
+    first = kb.fcn_phase_diagram(cfg, "mse", data=data)
+    entries = sorted(tmp_path.glob("kalra-barkeshli-phase-*.pkl"))
+    assert len(entries) == 2
+    computed = []
+    original = kb.sweep_architecture
+
+    def counting(depth, width, *args, **kwargs):
+        computed.append((depth, width))
+        return original(depth, width, *args, **kwargs)
+
+    monkeypatch.setattr(kb, "sweep_architecture", counting)
+    again = kb.fcn_phase_diagram(cfg, "mse", data=data)
+    assert computed == []
+    pd.testing.assert_frame_equal(first["constants"], again["constants"])
+    pd.testing.assert_frame_equal(first["trajectories"], again["trajectories"])
+    entries[0].unlink()
+    resumed = kb.fcn_phase_diagram(cfg, "mse", data=data)
+    assert len(computed) == 1
+    pd.testing.assert_frame_equal(first["constants"], resumed["constants"])
+    # another setting (one more step) is another entry, never the stored one
+    longer = kb.fcn_phase_diagram(cfg.replace(steps=3), "mse", data=data)
+    assert len(computed) == 3 and len(longer["trajectories"]) > len(first["trajectories"])

@@ -26,9 +26,10 @@ from .. import models
 from ..devices import resolve_device, torch_dtype
 from ..training import early_sharpness as es
 from ..training import uv_model as uv
+from .cache import cached_map
 from .setup import build_data
 
-__all__ = ["c_grid", "torch_threads", "load_data", "sweep_architecture", "fcn_phase_diagram", "trajectory_demo", "phase_summary",
+__all__ = ["c_grid", "torch_threads", "load_data", "sweep_architecture", "cached_sweeps", "fcn_phase_diagram", "trajectory_demo", "phase_summary",
            "phase_table",
            "ordering_fraction", "uv_phase_diagrams", "uv_summary", "uv_check", "substitutions"]
 
@@ -135,47 +136,65 @@ def sweep_architecture(depth: int, width: int, train, measure, *, loss: str, cs,
     return pd.DataFrame(rows), pd.concat(traj, ignore_index=True)
 
 
+def cached_sweeps(cfg: Mapping[str, Any], loss: str, data, architectures, cs, *, num_inits: int,
+                  until_rise: bool, name: str) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`sweep_architecture` for each ``(depth, width)``, one results-cache entry each.
+
+    With ``cfg["cache"]`` on, every architecture's result is stored on disk as soon as it is done
+    (:func:`~goldilocks_core.experiments.cache.cached_map`), keyed by everything it depends on:
+    ``loss``, ``cs``, the training and measurement sets by content, the device, PyTorch's thread
+    count and the training settings of ``cfg`` (and, by the cache, the package's sources). An
+    interrupted paper-profile run resumes at the first unfinished architecture.
+    """
+    train, measure = data
+    keys = ("steps", "seed", "batch_size", "lanczos_steps", "warm_steps", "divergence")
+    settings = {"loss": loss, "cs": np.asarray(cs, dtype=float), "num_inits": int(num_inits),
+                "until_rise": bool(until_rise), "train": train, "measure": measure,
+                "device": str(train.inputs.device), "threads": cfg.get("threads"),
+                **{k: cfg[k] for k in keys}}
+
+    def one(arch):
+        depth, width = arch
+        with torch_threads(cfg.get("threads")):
+            return sweep_architecture(depth, width, train, measure, loss=loss, cs=cs, num_inits=num_inits,
+                                      steps=int(cfg["steps"]), seed=int(cfg["seed"]),
+                                      batch_size=cfg["batch_size"], lanczos_steps=int(cfg["lanczos_steps"]),
+                                      warm_steps=int(cfg["warm_steps"]), until_rise=until_rise,
+                                      divergence=float(cfg["divergence"]))
+
+    items = [(int(d), int(w)) for d, w in architectures]
+    return cached_map(f"kalra-barkeshli-{name}", settings, one, items, enabled=bool(cfg.get("cache", False)),
+                      progress=bool(cfg.get("progress", True)), desc=f"{loss} architectures")
+
+
 def fcn_phase_diagram(cfg: Mapping[str, Any], loss: str = "mse", *, data=None) -> dict[str, pd.DataFrame]:
     """Every architecture of the profile under ``loss``: ``{"constants", "trajectories"}``.
 
     ``cfg``: the chapter's settings; the architectures are ``cfg.architectures`` for MSE and
     ``cfg.xent_architectures`` (default: the same) for cross-entropy. ``data``: ``(train,
-    measure)`` from :func:`load_data` (loaded when omitted).
+    measure)`` from :func:`load_data` (loaded when omitted). Cached per architecture
+    (:func:`cached_sweeps`).
     """
     archs = cfg["architectures"]
     if loss == "xent" and cfg.get("xent_architectures"):
         archs = cfg["xent_architectures"]
-    train, measure = load_data(cfg) if data is None else data
+    data = load_data(cfg) if data is None else data
     cs = c_grid(cfg["x_min"], cfg["x_max"], cfg["x_step"])
-    consts, trajs = [], []
-    for depth, width in archs:
-        with torch_threads(cfg.get("threads")):
-            c, t = sweep_architecture(int(depth), int(width), train, measure, loss=loss, cs=cs,
-                                      num_inits=int(cfg["num_inits"]), steps=int(cfg["steps"]),
-                                      seed=int(cfg["seed"]), batch_size=cfg["batch_size"],
-                                      lanczos_steps=int(cfg["lanczos_steps"]),
-                                      warm_steps=int(cfg["warm_steps"]), until_rise=bool(cfg["until_rise"]),
-                                      divergence=float(cfg["divergence"]))
-        consts.append(c.assign(loss=loss))
-        trajs.append(t.assign(loss=loss))
-    return {"constants": pd.concat(consts, ignore_index=True), "trajectories": pd.concat(trajs, ignore_index=True)}
+    results = cached_sweeps(cfg, loss, data, archs, cs, num_inits=int(cfg["num_inits"]),
+                            until_rise=bool(cfg["until_rise"]), name="phase")
+    return {"constants": pd.concat([c.assign(loss=loss) for c, _ in results], ignore_index=True),
+            "trajectories": pd.concat([t.assign(loss=loss) for _, t in results], ignore_index=True)}
 
 
 def trajectory_demo(cfg: Mapping[str, Any], loss: str = "mse", *, data=None) -> pd.DataFrame:
     """Full loss and sharpness trajectories (no early stop of the Lanczos tracking) for one
-    initialisation of each ``demo_architectures`` entry at c = 2^x, x in ``demo_xs`` (their Fig. 2)."""
-    train, measure = load_data(cfg) if data is None else data
+    initialisation of each ``demo_architectures`` entry at c = 2^x, x in ``demo_xs`` (their Fig. 2).
+    Cached per architecture (:func:`cached_sweeps`)."""
+    data = load_data(cfg) if data is None else data
     cs = 2.0 ** np.asarray(cfg["demo_xs"], dtype=float)
-    frames = []
-    for depth, width in cfg["demo_architectures"]:
-        with torch_threads(cfg.get("threads")):
-            _, t = sweep_architecture(int(depth), int(width), train, measure, loss=loss, cs=cs, num_inits=1,
-                                      steps=int(cfg["steps"]), seed=int(cfg["seed"]),
-                                      batch_size=cfg["batch_size"], lanczos_steps=int(cfg["lanczos_steps"]),
-                                      warm_steps=int(cfg["warm_steps"]), until_rise=False,
-                                      divergence=float(cfg["divergence"]))
-        frames.append(t.assign(loss=loss))
-    return pd.concat(frames, ignore_index=True)
+    results = cached_sweeps(cfg, loss, data, cfg["demo_architectures"], cs, num_inits=1, until_rise=False,
+                            name="demo")
+    return pd.concat([t.assign(loss=loss) for _, t in results], ignore_index=True)
 
 
 def phase_summary(constants: pd.DataFrame) -> pd.DataFrame:

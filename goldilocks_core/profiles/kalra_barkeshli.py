@@ -76,6 +76,7 @@ class KalraBarkeshli(ChapterSettings):
     demo_xs: tuple = (0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5)
     dtype: str = "float64"
     threads: int | None = None  # PyTorch intra-op threads for the FCN runs (None: PyTorch's default)
+    cache: bool = True  # each architecture's runs on disk as soon as they finish (resumable)
     # the uv model (§5, App. B)
     uv_widths: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
     uv_inits: int = 1000
