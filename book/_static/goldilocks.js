@@ -26,9 +26,12 @@
 
   function enableLightbox() {
     document.querySelectorAll("article figure img, article div.cell_output img").forEach((img) => {
-      if (img.closest("a")) return;  // a linked image keeps its link
+      // Sphinx links a sized image (our 2× PNGs shown at 1×) to its own file: the lightbox takes
+      // over that link; a link to anything else is kept
+      const link = img.closest("a");
+      if (link && !(link.classList.contains("image-reference") && link.href === img.src)) return;
       img.classList.add("gl-zoomable");
-      img.addEventListener("click", () => openLightbox(img));
+      img.addEventListener("click", (event) => { event.preventDefault(); openLightbox(img); });
     });
   }
 

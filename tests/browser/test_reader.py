@@ -184,9 +184,14 @@ def test_click_a_figure_to_enlarge(driver, server, restore_window):
         pytest.skip("no page has a figure")
     driver.set_window_size(1400, HEIGHT)
     visit(driver, page_url(server, page))
-    img = driver.find_element("css selector", "img.gl-zoomable")
+    figures = driver.find_elements("css selector", "article figure img")
+    plain = [i.get_attribute("src")[-40:] for i in figures if "gl-zoomable" not in i.get_attribute("class")]
+    assert figures and not plain, f"{page}: figures that do not enlarge on a click: {plain}"
+    img = figures[0]
+    url = driver.current_url
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", img)
     img.click()
+    assert driver.current_url == url, "the click followed the image's link instead of enlarging it"
     boxes = driver.find_elements("css selector", "div.gl-lightbox img")
     assert boxes and boxes[0].size["width"] > img.size["width"], "the figure did not open enlarged"
     driver.find_element("css selector", "body").send_keys(Keys.ESCAPE)
