@@ -22,12 +22,13 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["VERDICTS", "Claim", "ClaimsTable", "check", "within", "within_decades", "at_least", "at_most",
-           "between", "significant", "show", "collect", "verdict_counts", "fmt", "MIME", "scorecard_frame",
+           "between", "significant", "show", "glue_numbers", "collect", "verdict_counts", "fmt", "MIME", "scorecard_frame",
            "scorecard_html",
            "counts_frame"]
 
@@ -313,6 +314,23 @@ def show(key: str, rows: Iterable[Claim], *, chapter: str, page: str = "", displ
 
     glue(key, table, display=display)
     return table
+
+
+def glue_numbers(numbers: Mapping[str, Any], prefix: str = "") -> None:
+    """Glue every number a page's prose cites (``{glue:text}``) as ``prefix + key``, not displayed.
+
+    Parameters
+    ----------
+    numbers : mapping of str to number
+        The numbers, by name; NumPy scalars are glued as Python numbers (their text is the
+        number, not ``np.float64(…)``).
+    prefix : str
+        Put before every name, e.g. ``"fs-"``.
+    """
+    from myst_nb import glue
+
+    for key, value in numbers.items():
+        glue(f"{prefix}{key}", value.item() if isinstance(value, np.generic) else value, display=False)
 
 
 def collect(folder: str | Path, notebooks: Sequence[str] | None = None) -> pd.DataFrame:

@@ -90,3 +90,16 @@ def test_collect_reads_every_committed_chapter():
     assert set(score["verdict"]) <= set(claims.VERDICTS)
     assert set(score["page"]) <= {Path(n).stem for n in names}
     assert claims.counts_frame(score).loc["total", "claims"] == len(score)
+
+
+def test_glue_numbers_names_each_value_with_the_prefix_and_glues_plain_numbers(monkeypatch):
+    import myst_nb
+    import numpy as np
+
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
+    claims.glue_numbers({"zone_lo": np.float64(13.7), "diverged": np.int64(2), "peak": 2.78}, prefix="fs-")
+    assert glued == [("fs-zone_lo", 13.7, False), ("fs-diverged", 2, False), ("fs-peak", 2.78, False)]
+    assert [type(v) for _, v, _ in glued] == [float, int, float]
+    claims.glue_numbers({"net-q-sl-min": 0.25})
+    assert glued[-1] == ("net-q-sl-min", 0.25, False)

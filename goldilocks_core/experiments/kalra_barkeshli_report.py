@@ -220,10 +220,7 @@ def uv_claims_rows(uvn: Mapping[str, float]) -> list[C.Claim]:
 
 
 def glue_numbers(numbers: Mapping[str, float], prefix: str) -> None:
-    """Glue every number as ``<prefix>-<key>`` (a float; d/w values also as ``…-inv`` = 1/x)."""
-    from myst_nb import glue
-
-    for key, value in numbers.items():
-        glue(f"{prefix}-{key}", float(value), display=False)
-        if key.startswith("dw_"):
-            glue(f"{prefix}-{key}-inv", int(round(1.0 / float(value))), display=False)
+    """Glue every number as ``<prefix>-<key>`` (a float; d/w values also as ``…-inv`` = 1/x)
+    with :func:`goldilocks_core.claims.glue_numbers`."""
+    inverse = {f"{k}-inv": int(round(1.0 / float(v))) for k, v in numbers.items() if k.startswith("dw_")}
+    C.glue_numbers({**{k: float(v) for k, v in numbers.items()}, **inverse}, prefix=f"{prefix}-")
