@@ -36,7 +36,7 @@ from ..losses import cross_entropy, log_probabilities
 from ..models import resolve_degree
 from ..training.subspace import tangent_basis, train_subspace, unit_direction
 from .cache import cached_map, result_settings
-from .setup import build, build_data, source_identity
+from .setup import build, build_data, show_progress, source_identity, use_cache
 from .curves import half_peak_interval, peak
 
 __all__ = ["BASIS_SEED_OFFSET", "SURFACE_PROTOCOLS", "init_radii", "radial_slope", "homogeneous_radial_slope",
@@ -224,7 +224,7 @@ def curvature_vs_radius(cfg: Mapping[str, Any]) -> pd.DataFrame:
     if len(seeds) < 1:
         raise ValueError(f"num_seeds must be ≥ 1, got {cfg['num_seeds']!r}")
     device = resolve_device(cfg.get("device", "auto"))
-    cache = bool(cfg.get("cache", False))
+    cache = use_cache(cfg)
 
     def one(item):
         return curvature_seed(spec, item[0], ratios=cfg["curvature_ratios"], subspace_dim=int(cfg["subspace_dim"]),
@@ -236,7 +236,7 @@ def curvature_vs_radius(cfg: Mapping[str, Any]) -> pd.DataFrame:
                                                 "train_dtype", "success_fraction")),
            "device": str(device)}
     frames = cached_map("fort-scherlis-curvature", key, one, items, enabled=cache,
-                        progress=bool(cfg.get("progress", True)), desc="seeds")
+                        progress=show_progress(cfg), desc="seeds")
     df = pd.concat(frames, ignore_index=True)
     df.attrs.update(frames[0].attrs)
     return df
@@ -299,7 +299,7 @@ def subspace_runs(cfg: Mapping[str, Any]) -> pd.DataFrame:
                              dims=dims if which == "all" else (max(dims),), base_lr=float(cfg["base_lr"]),
                              steps=int(cfg["steps"]), surfaces=surfaces, lr_rules=(rule,), basis=basis,
                              batch_size=cfg.get("batch_size"), seed=seed, device=device,
-                             progress=bool(cfg.get("progress", True)))
+                             progress=show_progress(cfg))
         f = res.frame
         f.insert(0, "protocol", name)
         f.insert(3, "ratio", f["radius"] / radii["kaiming"])

@@ -35,7 +35,7 @@ from ..subspace import random_basis
 from ..validation import check_count
 from .cache import cached, cached_map, result_settings
 from .setup import (BASIS_SEED_OFFSET, Setting, build, device_and_dtype, required, seeds, show_progress,
-                    source_identity)
+                    source_identity, use_cache)
 
 __all__ = [
     "ProjectedLogits",
@@ -278,7 +278,7 @@ def fig3(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     # each point is keyed by its model, seed and data (adding seeds or settings reuses the
     # finished ones) and by every other setting
-    cache = bool(cfg.get("cache", False))
+    cache = use_cache(cfg)
     items = [(dict(spec), s, source_identity(dict(spec)) if cache else None) for spec in specs
              for s in seeds(cfg)]
     key = {"cfg": result_settings(cfg, exclude=("fig3_settings", "seed", "num_seeds")), "device": str(dev)}
@@ -301,7 +301,7 @@ def fig4_left(cfg: Mapping[str, Any]) -> pd.DataFrame:
                               chunk_size=cfg.get("chunk_size"))
         return curvature_vs_dimension(pl, dims, alphas)
 
-    cache = bool(cfg.get("cache", False))
+    cache = use_cache(cfg)
     key = {"cfg": result_settings(cfg), "device": str(dev), "data": source_identity(spec) if cache else None}
     return cached("features-fig4-left", key, compute, enabled=cache)
 

@@ -20,7 +20,7 @@ from .. import data as _data
 from ..losses import cross_entropy
 from ..validation import check_count
 from .cache import cached_map, result_settings
-from .setup import Setting, build, build_data, build_model, device_and_dtype, required, show_progress
+from .setup import Setting, build, build_data, build_model, device_and_dtype, required, show_progress, use_cache
 
 __all__ = [
     "flat_gradient",
@@ -269,7 +269,7 @@ def fig5_left(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     inits = [base + i for i in range(check_count("cosine_num_inits", required(cfg, "cosine_num_inits")))]
     return gradient_cosines(required(cfg, "cosine_setting"), required(cfg, "cosine_datasets"),
                             required(cfg, "cosine_num_samples"), inits, device=required(cfg, "device"), data_seed=base,
-                            cache=bool(cfg.get("cache", False)), progress=show_progress(cfg))
+                            cache=use_cache(cfg), progress=show_progress(cfg))
 
 def fig5_right(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, float]]:
     """Fig. 5 right: :func:`prior_sweep` on ``prior_setting`` (one unscaled init, seed ``cfg.seed``)."""
@@ -278,5 +278,5 @@ def fig5_right(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, float]]:
     seed = int(cfg.get("seed", 0))
     setting = build(spec, seed=seed, dtype=dtype, device=dev)
     return prior_sweep(setting, required(cfg, "prior_num_priors"), required(cfg, "prior_subset_size"), seed=seed,
-                       cache=bool(cfg.get("cache", False)), cache_key={"spec": spec, "device": str(dev)},
+                       cache=use_cache(cfg), cache_key={"spec": spec, "device": str(dev)},
                        progress=show_progress(cfg))

@@ -18,7 +18,8 @@ from ..subspace import random_basis
 from ..validation import check_count
 from .cache import cached_map, result_settings
 from .gradients import flat_gradient
-from .setup import BASIS_SEED_OFFSET, build_data, build_model, device_and_dtype, required, show_progress
+from .setup import (BASIS_SEED_OFFSET, build_data, build_model, device_and_dtype, required, show_progress,
+                    use_cache)
 
 __all__ = [
     "init_statistics",
@@ -82,5 +83,5 @@ def fig6(cfg: Mapping[str, Any]) -> pd.DataFrame:
     inits = list(range(base, base + check_count("num_inits", required(cfg, "num_inits"), 3)))
     return init_statistics(required(cfg, "inits_setting"), inits, d=required(cfg, "subspace_dim"),
                            basis_kind=cfg.get("basis_kind", "orthonormal"), data_seed=base,
-                           device=required(cfg, "device"), cache=bool(cfg.get("cache", False)),
+                           device=required(cfg, "device"), cache=use_cache(cfg),
                            progress=show_progress(cfg), chunk_size=cfg.get("chunk_size"))

@@ -27,10 +27,10 @@ from ..devices import resolve_device, torch_dtype
 from ..training import early_sharpness as es
 from ..training import uv_model as uv
 from .cache import cached_map
-from .setup import build_data
+from .setup import build_data, show_progress, use_cache
 
-__all__ = ["c_grid", "torch_threads", "load_data", "sweep_architecture", "cached_sweeps", "fcn_phase_diagram", "trajectory_demo", "phase_summary",
-           "phase_table",
+__all__ = ["c_grid", "torch_threads", "load_data", "sweep_architecture", "cached_sweeps", "fcn_phase_diagram",
+           "trajectory_demo", "phase_summary", "phase_table",
            "ordering_fraction", "uv_phase_diagrams", "uv_summary", "uv_check", "substitutions"]
 
 _DATA_NAMES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "digits": "digits (scikit-learn)",
@@ -163,8 +163,8 @@ def cached_sweeps(cfg: Mapping[str, Any], loss: str, data, architectures, cs, *,
                                       divergence=float(cfg["divergence"]))
 
     items = [(int(d), int(w)) for d, w in architectures]
-    return cached_map(f"kalra-barkeshli-{name}", settings, one, items, enabled=bool(cfg.get("cache", False)),
-                      progress=bool(cfg.get("progress", True)), desc=f"{loss} architectures")
+    return cached_map(f"kalra-barkeshli-{name}", settings, one, items, enabled=use_cache(cfg),
+                      progress=show_progress(cfg), desc=f"{loss} architectures")
 
 
 def fcn_phase_diagram(cfg: Mapping[str, Any], loss: str = "mse", *, data=None) -> dict[str, pd.DataFrame]:

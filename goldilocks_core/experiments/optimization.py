@@ -19,7 +19,7 @@ import torch
 from .. import claims, training
 from ..devices import resolve_device, torch_dtype
 from .cache import cached
-from .setup import build_data, build_model
+from .setup import build_data, build_model, show_progress, use_cache
 from .curves import intervals_where, loglog_slope
 from .zone import run_seed
 
@@ -54,13 +54,13 @@ def run_grid(spec, cfg, *, alphas, base_lrs, steps: int, labels: str = "fixed", 
     def compute():
         return training.train_networks(model, train, test, alphas=alphas, base_lrs=base_lrs, steps=steps,
                                        log_every=log_every, labels=labels, seed=int(cfg["seed"]),
-                                       progress=bool(cfg.get("progress", True)), **options)
+                                       progress=show_progress(cfg), **options)
 
     key = {"spec": dict(spec), "alphas": list(alphas), "base_lrs": list(base_lrs), "steps": int(steps),
            "labels": labels, "log_every": log_every, "seed": cfg["seed"] if seed is None else seed,
            "dtype": cfg.get("dtype"), "test": cfg.get("test_num_samples"), "options": options,
            "device": str(resolve_device(cfg.get("device", "auto")))}
-    return cached(name, key, compute, enabled=bool(cfg.get("cache", False)))
+    return cached(name, key, compute, enabled=use_cache(cfg))
 
 
 # ------------------------------------------------------------------------------ regimes
@@ -265,7 +265,7 @@ def fig11(cfg) -> dict:
     paths = run_grid(spec, cfg, alphas=cfg["uso_alphas"], base_lrs=[lr], steps=steps).frame.copy()
     paths["rescaled_norm"] = paths["param_norm"] / paths["alpha"]
     model, train, test = load_setting(spec, cfg)
-    progress = bool(cfg.get("progress", True))
+    progress = show_progress(cfg)
     uso = training.train_uso(model, train, test, base_lrs=[lr], steps=steps,
                              log_every=min(int(cfg["log_every"]), steps), progress=progress)
     snaps = training.uso_snapshots(model, train, test, base_lr=lr, snapshots=cfg["uso_snapshots"],

@@ -26,7 +26,7 @@ from ..validation import check_count
 from .identity import canonical, data_identity
 
 __all__ = ["Setting", "build", "build_model", "build_data", "source_identity", "BASIS_SEED_OFFSET", "required",
-           "device_and_dtype", "seeds", "show_progress"]
+           "device_and_dtype", "seeds", "show_progress", "use_cache"]
 
 # The subspace basis of seed s is drawn with seed BASIS_SEED_OFFSET + s, so that it is
 # independent of the Kaiming draw of the model with the same seed (both use torch.randn).
@@ -160,3 +160,8 @@ def seeds(cfg: Mapping[str, Any]) -> list[int]:
 def show_progress(cfg: Mapping[str, Any]) -> bool:
     """Whether a driver draws progress bars (``cfg.progress``, default on; off under TQDM_DISABLE)."""
     return bool(cfg.get("progress", True))
+
+
+def use_cache(cfg: Mapping[str, Any]) -> bool:
+    """Whether a driver stores its results in the results cache (``cfg.cache``, default off)."""
+    return bool(cfg.get("cache", False))

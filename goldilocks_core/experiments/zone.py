@@ -40,7 +40,7 @@ from ..progress import progress_bar
 from ..subspace import random_basis
 from ..validation import check_alpha, check_temperature
 from .cache import cached_map, result_settings
-from .setup import BASIS_SEED_OFFSET, build, required, seeds, source_identity
+from .setup import BASIS_SEED_OFFSET, build, required, seeds, show_progress, source_identity, use_cache
 
 __all__ = [
     "SWEEPS",
@@ -199,7 +199,7 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
     dtype = torch_dtype(cfg.get("dtype", "float64"))
     device = resolve_device(cfg.get("device", "auto"))
     chunk = cfg.get("chunk_size")
-    progress = bool(cfg.get("progress", True))
+    progress = show_progress(cfg)
     sweeps = list(sweeps)
     every = cfg.get("tied_every", 1)
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
@@ -213,7 +213,7 @@ def zone_sweeps(cfg: Mapping[str, Any], *, sweeps: Sequence[str], name: str = "z
 
     # each point is keyed by its model, seed and data (so adding seeds or models reuses the
     # finished ones) and by every other setting
-    cache = bool(cfg.get("cache", False))
+    cache = use_cache(cfg)
     items = [(spec, s, source_identity(spec) if cache else None) for spec in specs
              for s in seeds(cfg)[:spec.get("num_seeds")]]
     key = {"cfg": result_settings(cfg, exclude=("models", "seed", "num_seeds")), "sweeps": sweeps,
